@@ -1,0 +1,145 @@
+/* Keeping the lock's descriptors out of the program's way.
+ *
+ * They start at the top of the usual table (1022 and 1023), far from the
+ * numbers programs use.  When a program wants one of those numbers
+ * (dup2 onto every descriptor, say), ours moves just above the soft
+ * RLIMIT_NOFILE if the hard limit leaves room: the kernel never hands out
+ * such a number by open() and refuses it to dup2(), and descriptors above
+ * the soft limit stay valid.  The soft limit is raised only for that one
+ * dup and put back at once.
+ *
+ * The table is read without a lock by the interposed calls (one compare
+ * each when the lock is not involved) and changed only by compare and
+ * swap, so concurrent threads and signal handlers agree on it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "single.h"
+
+extern int __close(int fd);
+
+int hidden_fd[HIDDEN_N] = { -1, -1 };
+pid_t holder_pid;
+
+static int load(int which)
+{
+	return __atomic_load_n(&hidden_fd[which], __ATOMIC_ACQUIRE);
+}
+
+int is_hidden(int fd)
+{
+	return fd >= 0 && (fd == load(HIDDEN_LOCK) || fd == load(HIDDEN_DIR));
+}
+
+int hidden_in_range(unsigned lo, unsigned hi)
+{
+	int best = -1;
+
+	for (int w = 0; w < HIDDEN_N; w++) {
+		int fd = load(w);
+
+		if (fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi &&
+		    (best < 0 || fd < best))
+			best = fd;
+	}
+	return best;
+}
+
+/* Where the descriptors go at first: the top of the usual 1024-entry
+ * table, far above what programs open, found without asking for the
+ * limit.  Only a program that fills its table meets them, and then
+ * hidden_evict moves them above the soft limit. */
+#define HIGH_FD (1024 - HIDDEN_N)
+
+static int dup_top(int fd)
+{
+	struct rlimit rl;
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
+
+	if (high < 0 && errno == EINVAL && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur > HIDDEN_N + 3)
+		high = fcntl(fd, F_DUPFD_CLOEXEC, (int)rl.rlim_cur - HIDDEN_N);
+	return high;
+}
+
+/* A copy of fd above the soft limit if the hard limit leaves room, else
+ * anywhere free; close-on-exec. */
+static int dup_above_limit(int fd)
+{
+	struct rlimit rl, raised;
+	int high = -1;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < INT_MAX - 64 &&
+	    (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur)) {
+		raised = rl;
+		raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+				  rl.rlim_max > rl.rlim_cur + 64 ?
+				  rl.rlim_cur + 64 : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+			high = fcntl(fd, F_DUPFD_CLOEXEC, (int)rl.rlim_cur);
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	if (high < 0)
+		high = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return high;
+}
+
+/* Two descriptors opened one after the other are usually neighbours:
+ * one close_range then does for both. */
+static void close_pair(int a, int b)
+{
+	if ((a == b + 1 || b == a + 1) &&
+	    syscall(SYS_close_range, a < b ? a : b, a < b ? b : a, 0) == 0)
+		return;
+	__close(a);
+	__close(b);
+}
+
+int hide_fds(int lockfd, int dirfd)
+{
+	int lock_high = dup_top(lockfd);
+	int dir_high = lock_high < 0 ? -1 : dup_top(dirfd);
+
+	if (dir_high < 0) {
+		if (lock_high >= 0)
+			__close(lock_high);
+		return -1;
+	}
+	close_pair(lockfd, dirfd);
+	__atomic_store_n(&hidden_fd[HIDDEN_LOCK], lock_high, __ATOMIC_RELEASE);
+	__atomic_store_n(&hidden_fd[HIDDEN_DIR], dir_high, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void hidden_adopt(int lockfd, int dirfd)
+{
+	__atomic_store_n(&hidden_fd[HIDDEN_LOCK], lockfd, __ATOMIC_RELEASE);
+	__atomic_store_n(&hidden_fd[HIDDEN_DIR], dirfd, __ATOMIC_RELEASE);
+}
+
+int hidden_evict(int fd)
+{
+	int saved = errno;
+
+	for (int w = 0; w < HIDDEN_N; w++) {
+		int cur = load(w), moved;
+
+		if (cur != fd || fd < 0)
+			continue;
+		moved = dup_above_limit(cur);
+		if (moved < 0)
+			return -1;
+		/* another thread moved it first: theirs stands */
+		if (!__atomic_compare_exchange_n(&hidden_fd[w], &cur, moved, 0,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			__close(moved);
+	}
+	errno = saved;
+	return 0;
+}

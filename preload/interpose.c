@@ -1,0 +1,266 @@
+/* The calls the library interposes: the only symbols it exports.
+ *
+ * To the program the lock's descriptors do not exist.  Closing one fails
+ * with EBADF as for a number never opened; close_range and closefrom
+ * close everything else in their range; dup2/dup3 onto one first move
+ * ours elsewhere, then do exactly what was asked.  When no lock is held
+ * each call costs a compare before the real one.
+ *
+ * The real calls are glibc's own aliases (__close, __dup2) or the system
+ * calls themselves, as glibc makes them: no dlsym() on the way, so these
+ * stay async-signal-safe.  execvpe and closefrom are looked up once
+ * because glibc does real work in them (PATH search, a /proc fallback).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "single.h"
+
+extern char **environ;
+extern int __close(int fd);
+extern int __dup2(int oldfd, int newfd);
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+typedef int execvpe_fn(const char *, char *const[], char *const[]);
+typedef void closefrom_fn(int);
+
+static execvpe_fn *real_execvpe;
+static closefrom_fn *real_closefrom;
+
+void interpose_init(void)
+{
+	real_execvpe = (execvpe_fn *)dlsym(RTLD_NEXT, "execvpe");
+	real_closefrom = (closefrom_fn *)dlsym(RTLD_NEXT, "closefrom");
+}
+
+static int fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+/* ---- closing ---------------------------------------------------------- */
+
+SINGLE_EXPORT int close(int fd)
+{
+	if (is_hidden(fd))
+		return fail(EBADF);
+	return __close(fd);
+}
+
+static int sys_close_range(unsigned lo, unsigned hi, int flags)
+{
+	return (int)syscall(SYS_close_range, lo, hi, flags);
+}
+
+/* close_range over [lo, hi] leaving the hidden descriptors alone. */
+static int close_range_around(unsigned lo, unsigned hi, int flags)
+{
+	int rc = 0, h;
+
+	while (lo <= hi && (h = hidden_in_range(lo, hi)) >= 0) {
+		if ((unsigned)h > lo && sys_close_range(lo, (unsigned)h - 1, flags) < 0)
+			rc = -1;
+		if ((unsigned)h == hi)
+			return rc;
+		lo = (unsigned)h + 1;
+	}
+	if (lo <= hi && sys_close_range(lo, hi, flags) < 0)
+		rc = -1;
+	return rc;
+}
+
+SINGLE_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	int saved = errno, rc;
+
+	/* marking ours close-on-exec changes nothing: it already is */
+	if (first > last || (flags & CLOSE_RANGE_CLOEXEC) ||
+	    hidden_in_range(first, last) < 0)
+		return sys_close_range(first, last, flags);
+	rc = close_range_around(first, last, flags);
+	if (rc == 0)
+		errno = saved;
+	return rc;
+}
+
+SINGLE_EXPORT void closefrom(int lowfd)
+{
+	int saved = errno, top = -1;
+
+	for (int w = 0; w < HIDDEN_N; w++) {
+		int fd = __atomic_load_n(&hidden_fd[w], __ATOMIC_ACQUIRE);
+
+		if (fd >= lowfd && fd > top)
+			top = fd;
+	}
+	if (lowfd >= 0 && top >= 0) {
+		if (top > lowfd)
+			close_range_around((unsigned)lowfd, (unsigned)top - 1, 0);
+		lowfd = top + 1;
+	}
+	if (real_closefrom)
+		real_closefrom(lowfd);
+	else
+		sys_close_range(lowfd < 0 ? 0 : (unsigned)lowfd, ~0U, 0);
+	errno = saved;
+}
+
+/* ---- duplicating onto a number -------------------------------------- */
+
+SINGLE_EXPORT int dup2(int oldfd, int newfd)
+{
+	if (is_hidden(oldfd))
+		return fail(EBADF);
+	if (is_hidden(newfd) && oldfd != newfd && hidden_evict(newfd) < 0)
+		return fail(EMFILE);
+	return __dup2(oldfd, newfd);
+}
+
+SINGLE_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	if (is_hidden(oldfd))
+		return fail(EBADF);
+	if (is_hidden(newfd) && oldfd != newfd && hidden_evict(newfd) < 0)
+		return fail(EMFILE);
+	return (int)syscall(SYS_dup3, oldfd, newfd, flags);
+}
+
+/* ---- exec ------------------------------------------------------------- */
+
+struct exec_args {
+	const char *path;
+	char *const *argv;
+	int dirfd, flags;
+};
+
+static int do_execve(const void *ctx, char *const envp[])
+{
+	const struct exec_args *a = ctx;
+
+	return (int)syscall(SYS_execve, a->path, a->argv, envp);
+}
+
+static int do_execvpe(const void *ctx, char *const envp[])
+{
+	const struct exec_args *a = ctx;
+
+	if (!real_execvpe)
+		interpose_init();
+	return real_execvpe(a->path, a->argv, envp);
+}
+
+static int do_execveat(const void *ctx, char *const envp[])
+{
+	const struct exec_args *a = ctx;
+
+	return (int)syscall(SYS_execveat, a->dirfd, a->path, a->argv, envp,
+			    a->flags);
+}
+
+static int do_fexecve(const void *ctx, char *const envp[])
+{
+	const struct exec_args *a = ctx;
+	char proc[32];
+
+	syscall(SYS_execveat, a->dirfd, "", a->argv, envp, AT_EMPTY_PATH);
+	if (errno != ENOSYS)
+		return -1;
+	/* kernels before 3.19: the way glibc falls back */
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", a->dirfd);
+	return (int)syscall(SYS_execve, proc, a->argv, envp);
+}
+
+SINGLE_EXPORT int execve(const char *path, char *const argv[],
+			 char *const envp[])
+{
+	struct exec_args a = { path, argv, 0, 0 };
+
+	return exec_carrying(envp, do_execve, &a);
+}
+
+SINGLE_EXPORT int execv(const char *path, char *const argv[])
+{
+	return execve(path, argv, environ);
+}
+
+SINGLE_EXPORT int execvpe(const char *file, char *const argv[],
+			  char *const envp[])
+{
+	struct exec_args a = { file, argv, 0, 0 };
+
+	return exec_carrying(envp, do_execvpe, &a);
+}
+
+SINGLE_EXPORT int execvp(const char *file, char *const argv[])
+{
+	return execvpe(file, argv, environ);
+}
+
+SINGLE_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	struct exec_args a = { NULL, argv, fd, 0 };
+
+	if (fd < 0)
+		return fail(EINVAL);
+	return exec_carrying(envp, do_fexecve, &a);
+}
+
+SINGLE_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
+			   char *const envp[], int flags)
+{
+	struct exec_args a = { path, argv, dirfd, flags };
+
+	return exec_carrying(envp, do_execveat, &a);
+}
+
+/* The execl family: gather the variadic arguments into an array on the
+ * stack, as glibc does. */
+#define GATHER_ARGS(arg, argv, ap, envp_out)                            \
+	size_t argc_ = 1;                                               \
+	va_start(ap, arg);                                              \
+	while (va_arg(ap, const char *))                                \
+		argc_++;                                                \
+	va_end(ap);                                                     \
+	char *argv[argc_ + 1];                                          \
+	argv[0] = (char *)arg;                                          \
+	va_start(ap, arg);                                              \
+	for (size_t i_ = 1; i_ <= argc_; i_++)                          \
+		argv[i_] = va_arg(ap, char *);                          \
+	envp_out;                                                       \
+	va_end(ap)
+
+SINGLE_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+
+	GATHER_ARGS(arg, argv, ap, (void)0);
+	return execve(path, argv, environ);
+}
+
+SINGLE_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+
+	GATHER_ARGS(arg, argv, ap, (void)0);
+	return execvpe(file, argv, environ);
+}
+
+SINGLE_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	char **envp;
+
+	GATHER_ARGS(arg, argv, ap, envp = va_arg(ap, char **));
+	return execve(path, argv, envp);
+}

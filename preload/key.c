@@ -1,0 +1,437 @@
+/* Deciding which starts exclude each other, and naming their lock files.
+ *
+ * Everything here is pure (no system calls): program.c gathers the facts
+ * from the kernel, this file reads command lines and makes names.
+ */
+#define _GNU_SOURCE
+#include <string.h>
+
+#include "single.h"
+
+const char *path_basename(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* ---- interpreters ---------------------------------------------------- */
+
+enum { SHELL = 1 };   /* -c is a flag; the text is the first operand */
+
+struct interp {
+	const char *name;        /* base name; a version suffix may follow */
+	const char *code;        /* options whose argument is code to run */
+	const char *module;      /* options whose argument is a module */
+	const char *script;      /* options whose argument is the script */
+	const char *with_arg;    /* other options that take an argument */
+	const char *attached;    /* options whose argument is the rest of the word */
+	const char *const *long_code;
+	const char *const *long_arg;
+	int flags;
+};
+
+static const char *const bash_long[] = { "--rcfile", "--init-file", NULL };
+static const char *const python_long[] = { "--check-hash-based-pycs", NULL };
+static const char *const node_code[] = { "--eval", "--print", NULL };
+static const char *const node_long[] = {
+	"--require", "--import", "--loader", "--experimental-loader",
+	"--conditions", "--input-type", "--env-file", NULL
+};
+
+static const struct interp interps[] = {
+	{ "sh",      "c", "",  "",  "oO",   "", NULL, NULL, SHELL },
+	{ "ash",     "c", "",  "",  "oO",   "", NULL, NULL, SHELL },
+	{ "dash",    "c", "",  "",  "oO",   "", NULL, NULL, SHELL },
+	{ "bash",    "c", "",  "",  "oO",   "", NULL, bash_long, SHELL },
+	{ "zsh",     "c", "",  "",  "oO",   "", NULL, NULL, SHELL },
+	{ "ksh",     "c", "",  "",  "oO",   "", NULL, NULL, SHELL },
+	{ "mksh",    "c", "",  "",  "oOT",  "", NULL, NULL, SHELL },
+	{ "python",  "c", "m", "",  "WX",   "", NULL, python_long, 0 },
+	{ "pypy",    "c", "m", "",  "WX",   "", NULL, python_long, 0 },
+	{ "perl",    "eE", "", "",  "I",    "0CdDilmMxV", NULL, NULL, 0 },
+	{ "ruby",    "e", "",  "",  "ICEr", "0x", NULL, NULL, 0 },
+	{ "node",    "ep", "", "",  "rC",   "", node_code, node_long, 0 },
+	{ "nodejs",  "ep", "", "",  "rC",   "", node_code, node_long, 0 },
+	{ "lua",     "e", "",  "",  "l",    "", NULL, NULL, 0 },
+	{ "php",     "r", "",  "f", "cdz",  "", NULL, NULL, 0 },
+	{ "Rscript", "e", "",  "",  "",     "", NULL, NULL, 0 },
+	{ "tclsh",   "",  "",  "",  "",     "", NULL, NULL, 0 },
+};
+
+/* "python3.11" is python, "perl5.36.0" is perl, "lua5.4" is lua. */
+static int name_is(const char *base, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(base, name, n))
+		return 0;
+	for (base += n; *base; base++)
+		if ((*base < '0' || *base > '9') && *base != '.')
+			return 0;
+	return 1;
+}
+
+const struct interp *interp_find(const char *base)
+{
+	for (size_t i = 0; i < sizeof interps / sizeof *interps; i++)
+		if (name_is(base, interps[i].name))
+			return &interps[i];
+	return NULL;
+}
+
+static int in_list(const char *const *list, const char *s, size_t n)
+{
+	for (; list && *list; list++)
+		if (strlen(*list) == n && !strncmp(*list, s, n))
+			return 1;
+	return 0;
+}
+
+/* The argument of option letter at w[j]: the rest of the word, or the
+ * next word.  Returns its argv index through *i; NULL if missing. */
+static const char *option_arg(int argc, char *const argv[], int *i,
+			      const char *w, int j)
+{
+	if (w[j + 1])
+		return w + j + 1;
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static void run_set(struct run *run, enum run_kind kind, const char *what,
+		    char letter, int rest)
+{
+	run->kind = kind;
+	run->what = what;
+	run->flag[0] = letter ? '-' : '\0';
+	run->flag[1] = letter;
+	run->flag[2] = '\0';
+	run->rest = rest;
+}
+
+/* A long option such as --eval=CODE or --eval CODE.  Returns 1 if it
+ * decided the run, 0 to go on; advances *i past an argument. */
+static int long_option(const struct interp *in, int argc, char *const argv[],
+		       int *i, struct run *run)
+{
+	const char *w = argv[*i], *eq = strchr(w, '=');
+	size_t n = eq ? (size_t)(eq - w) : strlen(w);
+
+	if (in_list(in->long_code, w, n)) {
+		if (eq)
+			run_set(run, RUN_INLINE, eq + 1, w[2], *i + 1);
+		else if (*i + 1 < argc)
+			run_set(run, RUN_INLINE, argv[*i + 1], w[2], *i + 2);
+		else
+			return 0;
+		return 1;
+	}
+	if (!eq && in_list(in->long_arg, w, n) && *i + 1 < argc)
+		++*i;
+	return 0;
+}
+
+void interp_parse(const struct interp *in, int argc, char *const argv[],
+		  struct run *run)
+{
+	int i, shell_code = 0;
+
+	run_set(run, RUN_SELF, NULL, 0, 1);
+	for (i = 1; i < argc; i++) {
+		const char *w = argv[i];
+
+		if ((in->flags & SHELL) && w[0] == '+' && w[1]) {
+			if (strchr("oO", w[1]) && !w[2] && i + 1 < argc)
+				i++;
+			continue;
+		}
+		if (w[0] != '-' || !w[1])
+			break;
+		if (!strcmp(w, "--")) {
+			i++;
+			break;
+		}
+		if (w[1] == '-') {
+			if (long_option(in, argc, argv, &i, run))
+				return;
+			continue;
+		}
+		for (int j = 1; w[j]; j++) {
+			char c = w[j];
+			const char *arg;
+			int at = i;
+
+			if ((in->flags & SHELL) && strchr(in->code, c)) {
+				shell_code = 1;
+				continue;
+			}
+			if (strchr(in->code, c) || strchr(in->module, c) ||
+			    strchr(in->script, c)) {
+				arg = option_arg(argc, argv, &at, w, j);
+				if (!arg)
+					return;
+				if (strchr(in->script, c))
+					run_set(run, RUN_SCRIPT, arg, 0, at + 1);
+				else
+					run_set(run, strchr(in->code, c) ? RUN_INLINE : RUN_MODULE,
+						arg, c, at + 1);
+				return;
+			}
+			if (strchr(in->with_arg, c)) {
+				if (!w[j + 1] && i + 1 < argc)
+					i++;
+				break;
+			}
+			if (strchr(in->attached, c))
+				break;
+			if ((in->flags & SHELL) && c == 's')
+				return;         /* commands from stdin */
+		}
+	}
+	if (i >= argc || !strcmp(argv[i], "-"))
+		return;
+	if (shell_code)
+		run_set(run, RUN_INLINE, argv[i], 'c', i + 1);
+	else
+		run_set(run, RUN_SCRIPT, argv[i], 0, i + 1);
+}
+
+/* ---- launchers ------------------------------------------------------- */
+
+struct launcher {
+	const char *name;
+	const char *with_arg;    /* short options that take an argument */
+	const char *refuse;      /* options that mean "not running a command" */
+	const char *const *long_arg;
+	int operands;            /* operands before the command (a duration...) */
+	int assignments;         /* NAME=VALUE words may precede it (env) */
+};
+
+static const char *const env_long[] = { "--unset", "--chdir", NULL };
+static const char *const nice_long[] = { "--adjustment", NULL };
+static const char *const stdbuf_long[] = { "--input", "--output", "--error", NULL };
+static const char *const timeout_long[] = { "--signal", "--kill-after", NULL };
+static const char *const ionice_long[] = { "--class", "--classdata", NULL };
+static const char *const chrt_long[] = { "--sched-runtime", "--sched-period", "--sched-deadline", NULL };
+
+static const struct launcher launchers[] = {
+	{ "env",     "uC",  "S",   env_long,     0, 1 },
+	{ "nice",    "n",   "",    nice_long,    0, 0 },
+	{ "nohup",   "",    "",    NULL,         0, 0 },
+	{ "setsid",  "",    "",    NULL,         0, 0 },
+	{ "stdbuf",  "ioe", "",    stdbuf_long,  0, 0 },
+	{ "timeout", "sk",  "",    timeout_long, 1, 0 },
+	{ "ionice",  "cn",  "pPu", ionice_long,  0, 0 },
+	{ "chrt",    "TPD", "pm",  chrt_long,    1, 0 },
+	{ "taskset", "",    "p",   NULL,         1, 0 },
+};
+
+static int launcher_skip_options(const struct launcher *l, int argc,
+				 char *const argv[], int i)
+{
+	for (; i < argc; i++) {
+		const char *w = argv[i];
+
+		if (w[0] != '-' || !w[1])
+			return i;
+		if (!strcmp(w, "--"))
+			return i + 1;
+		if (w[1] == '-') {
+			const char *eq = strchr(w, '=');
+			size_t n = eq ? (size_t)(eq - w) : strlen(w);
+
+			if (!strncmp(w, "--split-string", n) || !strncmp(w, "--pid", n))
+				return -1;
+			if (!eq && in_list(l->long_arg, w, n))
+				i++;
+			continue;
+		}
+		if (w[1] >= '0' && w[1] <= '9')
+			continue;               /* nice -10 */
+		for (int j = 1; w[j]; j++) {
+			if (strchr(l->refuse, w[j]))
+				return -1;
+			if (strchr(l->with_arg, w[j])) {
+				if (!w[j + 1])
+					i++;
+				break;
+			}
+		}
+	}
+	return i;
+}
+
+int launcher_command(const char *base, int argc, char *const argv[])
+{
+	for (size_t k = 0; k < sizeof launchers / sizeof *launchers; k++) {
+		const struct launcher *l = &launchers[k];
+		int i;
+
+		if (strcmp(base, l->name))
+			continue;
+		i = launcher_skip_options(l, argc, argv, 1);
+		if (i < 0)
+			return -1;
+		while (l->assignments && i < argc && strchr(argv[i], '='))
+			i++;
+		i += l->operands;
+		return i < argc ? i : -1;
+	}
+	return -1;
+}
+
+/* ---- lock file names ------------------------------------------------- */
+
+/* FNV-1a, 64 bits: only used to shorten names too long for a file name. */
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME  0x100000001b3ULL
+
+struct namebuf {
+	char *out;
+	size_t cap;      /* room for the name's body (without ".lock") */
+	size_t len;      /* bytes produced so far (may exceed cap) */
+	size_t cut;      /* where a shortened name is cut: a whole escape */
+	uint64_t hash;
+};
+
+static void put(struct namebuf *nb, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		nb->hash = (nb->hash ^ (unsigned char)s[i]) * FNV_PRIME;
+		if (nb->len + i < nb->cap)
+			nb->out[nb->len + i] = s[i];
+	}
+	nb->len += n;
+	if (nb->len <= nb->cap - 17)  /* 17: "~" and 16 hex digits */
+		nb->cut = nb->len;
+}
+
+static int is_safe(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ',' ||
+	       c == ':';
+}
+
+/* Paths turn '/' into '-' (so '-' itself is escaped); arguments keep '-'
+ * and escape '/'.  '+' separates the parts and is always escaped. */
+static void put_escaped(struct namebuf *nb, const char *s, int is_path)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+		if (is_path && c == '/')
+			put(nb, "-", 1);
+		else if ((is_safe(c) && !(c == '.' && nb->len == 0)) ||
+			 (!is_path && c == '-'))
+			put(nb, (const char *)&c, 1);
+		else
+			put(nb, e, 3);
+	}
+}
+
+static int finish(struct namebuf *nb, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = nb->len;
+
+	if (nb->len > nb->cap) {
+		n = nb->cut;
+		nb->out[n++] = '~';
+		for (int shift = 60; shift >= 0; shift -= 4)
+			nb->out[n++] = hex[(nb->hash >> shift) & 15];
+	}
+	if (n + sizeof LOCK_SUFFIX > cap)
+		return -1;
+	memcpy(nb->out + n, LOCK_SUFFIX, sizeof LOCK_SUFFIX);
+	return 0;
+}
+
+int lockname_for(char *out, size_t cap, const char *path, char *const args[],
+		 int nargs)
+{
+	struct namebuf nb = { out, 0, 0, 0, FNV_OFFSET };
+
+	if (cap < 18 + sizeof LOCK_SUFFIX)
+		return -1;
+	nb.cap = cap - sizeof LOCK_SUFFIX;
+	if (nb.cap > NAME_BODY_MAX)
+		nb.cap = NAME_BODY_MAX;
+	while (*path == '/')
+		path++;
+	put_escaped(&nb, path, 1);
+	for (int i = 0; i < nargs; i++) {
+		put(&nb, "+", 1);
+		put_escaped(&nb, args[i], 0);
+	}
+	return finish(&nb, cap);
+}
+
+const char *named_key_problem(const char *name)
+{
+	if (strchr(name, '/'))
+		return "a key may not contain '/'";
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return "a key may not be '.' or '..'";
+	if (strlen(name) > NAME_BODY_MAX - 1)
+		return "a key is at most 244 bytes";
+	return NULL;
+}
+
+int lockname_named(char *out, size_t cap, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (named_key_problem(name) || n + 1 + sizeof LOCK_SUFFIX > cap)
+		return -1;
+	out[0] = '@';
+	memcpy(out + 1, name, n);
+	memcpy(out + 1 + n, LOCK_SUFFIX, sizeof LOCK_SUFFIX);
+	return 0;
+}
+
+/* Slot N of "x.lock" is "x.lock.N": no slot-1 name ends in digits, so
+ * slots of different keys never meet. */
+int lockname_slot(char *out, size_t cap, const char *base, unsigned slot)
+{
+	char digits[12];
+	size_t n = strlen(base), d = 0;
+
+	do
+		digits[d++] = (char)('0' + slot % 10);
+	while ((slot /= 10));
+	if (n + 1 + d + 1 > cap)
+		return -1;
+	memmove(out, base, n);
+	out[n++] = '.';
+	while (d)
+		out[n++] = digits[--d];
+	out[n] = '\0';
+	return 0;
+}
+
+/* ---- SINGLE_PROGRAMS ------------------------------------------------- */
+
+int programs_has_path(const char *list)
+{
+	return strchr(list, '/') != NULL;
+}
+
+int programs_match(const char *list, const char *started_as, const char *path)
+{
+	while (*list) {
+		const char *end = strchrnul(list, ':');
+		size_t n = (size_t)(end - list);
+		const char *want = memchr(list, '/', n) ? path : started_as;
+
+		if (n && want && strlen(want) == n && !strncmp(want, list, n))
+			return 1;
+		list = *end ? end + 1 : end;
+	}
+	return 0;
+}

@@ -1,0 +1,246 @@
+/* libsingle: what the parts of the library share.
+ *
+ * The library is split by concern: settings.c reads the environment,
+ * key.c decides which starts exclude each other, lockdir.c finds and
+ * checks the directory and the lock file, lock.c takes and keeps the
+ * lock, holders.c looks at other processes through /proc, preload.c
+ * edits LD_PRELOAD, hide.c and interpose.c keep the descriptor away from
+ * the program, and init.c is the constructor that ties them together.
+ *
+ * key.c, settings.c (parsers) and preload.c (editing) are pure: they make
+ * no system calls, so the fuzzers under tests/fuzz link them alone.
+ */
+#ifndef SINGLE_H
+#define SINGLE_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SINGLE_HIDDEN __attribute__((visibility("hidden")))
+#define SINGLE_EXPORT __attribute__((visibility("default")))
+
+/* Every environment variable the library reads, in one place. */
+#define ENV_KEY           "SINGLE_KEY"
+#define ENV_DIR           "SINGLE_DIR"
+#define ENV_WAIT          "SINGLE_WAIT"
+#define ENV_CONFLICT_EXIT "SINGLE_CONFLICT_EXIT"
+#define ENV_VERBOSE       "SINGLE_VERBOSE"
+#define ENV_ON_ERROR      "SINGLE_ON_ERROR"
+#define ENV_PROGRAMS      "SINGLE_PROGRAMS"
+#define ENV_SCOPE         "SINGLE_SCOPE"
+#define ENV_MAX           "SINGLE_MAX"
+#define ENV_REPLACE       "SINGLE_REPLACE"
+#define ENV_EXPLAIN       "SINGLE_EXPLAIN"
+/* Set by the library itself when the holder execs: the descriptors the
+ * new image adopts.  Never meant to be set by hand. */
+#define ENV_HELD          "SINGLE_HELD"
+
+/* Exit statuses (sysexits.h values, spelled out so the header is not
+ * needed on systems without it). */
+#define EXIT_USAGE     64 /* EX_USAGE: an invalid setting */
+#define EXIT_OSERR     71 /* EX_OSERR: the system refused (EMFILE, ENOMEM, ...) */
+#define EXIT_CANTCREAT 73 /* EX_CANTCREAT: cannot create or open the lock */
+#define EXIT_NOPERM    77 /* EX_NOPERM: an unsafe directory or lock file */
+
+#define LOCK_SUFFIX ".lock"
+/* A name's body leaves room for ".lock" and a slot number ".1000". */
+#define NAME_BODY_MAX (NAME_MAX - 5 - 5)
+#define MAX_SLOTS   1000
+#define WAIT_FOREVER INT64_MAX
+
+/* ---- settings.c ------------------------------------------------------ */
+
+enum on_error { ON_ERROR_EXIT, ON_ERROR_RUN };
+enum scope { SCOPE_PROGRAM, SCOPE_COMMAND };
+
+struct settings {
+	const char *key;        /* SINGLE_KEY, or NULL */
+	const char *dir;        /* SINGLE_DIR, or NULL (never in secure mode) */
+	const char *programs;   /* SINGLE_PROGRAMS, or NULL */
+	int64_t wait_ns;        /* 0: do not wait; WAIT_FOREVER: no limit */
+	int64_t replace_ns;     /* -1: do not replace */
+	int conflict_exit;      /* 0..255 */
+	unsigned max;           /* slots per key, 1..MAX_SLOTS */
+	int verbose;
+	int explain;
+	enum on_error on_error;
+	enum scope scope;
+};
+
+/* Parsers: 0 on success, -1 on a bad value (nothing is printed). */
+SINGLE_HIDDEN int parse_seconds(const char *s, int64_t *ns);
+SINGLE_HIDDEN int parse_uint(const char *s, unsigned long min,
+			     unsigned long max, unsigned long *out);
+SINGLE_HIDDEN int parse_bool(const char *s, int *out);
+
+/* Fills *st from the environment; on a bad value prints one line
+ * naming the variable and its value and returns -1. */
+SINGLE_HIDDEN int settings_read(struct settings *st);
+
+/* ---- key.c ----------------------------------------------------------- */
+
+/* A lock file name is at most NAME_MAX bytes. */
+#define LOCKNAME_MAX (NAME_MAX + 1)
+
+struct interp;
+
+/* What an interpreter's command line runs. */
+enum run_kind {
+	RUN_SELF,    /* interactive, stdin, or not understood: the binary */
+	RUN_SCRIPT,  /* a script file: argv[index] */
+	RUN_INLINE,  /* code given as text: argv[index] after option flag */
+	RUN_MODULE,  /* python -m MODULE: argv[index] */
+};
+
+struct run {
+	enum run_kind kind;
+	const char *what;   /* the script, the text or the module */
+	char flag[3];       /* for RUN_INLINE/RUN_MODULE: "-c", "-e", "-m"... */
+	int rest;           /* argv index of the first argument after it */
+};
+
+SINGLE_HIDDEN const char *path_basename(const char *path);
+SINGLE_HIDDEN const struct interp *interp_find(const char *base);
+SINGLE_HIDDEN void interp_parse(const struct interp *in, int argc,
+				char *const argv[], struct run *run);
+/* A launcher (env, nice, nohup, ...) runs another command in its place:
+ * returns the argv index of that command, or -1. */
+SINGLE_HIDDEN int launcher_command(const char *base, int argc,
+				   char *const argv[]);
+
+/* The lock file name for a program path and an optional argument list.
+ * Readable where possible: "/usr/bin/mbsync" becomes "usr-bin-mbsync.lock".
+ * Injective: different inputs never share a name (names too long for one
+ * file name end in a 64-bit hash instead).  Returns 0, or -1 if out is too
+ * small. */
+SINGLE_HIDDEN int lockname_for(char *out, size_t cap, const char *path,
+			       char *const args[], int nargs);
+/* The lock file name for a SINGLE_KEY name: "@NAME.lock". */
+SINGLE_HIDDEN int lockname_named(char *out, size_t cap, const char *name);
+/* The name of slot N (N >= 2) of a lock: "base#N.lock". */
+SINGLE_HIDDEN int lockname_slot(char *out, size_t cap, const char *base,
+				unsigned slot);
+/* Is NAME acceptable as SINGLE_KEY?  NULL if so, else why not. */
+SINGLE_HIDDEN const char *named_key_problem(const char *name);
+/* Does a SINGLE_PROGRAMS list name this program?  Names are compared with
+ * `started_as` (the basename the program was started by), paths with
+ * `path` (resolved; may be NULL when the list has no path in it). */
+SINGLE_HIDDEN int programs_match(const char *list, const char *started_as,
+				 const char *path);
+SINGLE_HIDDEN int programs_has_path(const char *list);
+
+/* ---- preload.c ------------------------------------------------------- */
+
+/* Remove from the LD_PRELOAD value `v` (in place) every entry whose file
+ * name is `self_base`, with the separators that followed it (or, for the
+ * last entry, preceded it).  Returns 1 if anything was removed. */
+SINGLE_HIDDEN int preload_remove(char *v, const char *self_base);
+/* Does the value name our library? */
+SINGLE_HIDDEN int preload_has(const char *v, const char *self_base);
+
+/* ---- program.c ------------------------------------------------------- */
+
+struct program {
+	char path[PATH_MAX];        /* resolved path of what was started */
+	const char *started_as;     /* basename as started, for SINGLE_PROGRAMS */
+	char *const *args;          /* what follows it on the command line */
+	int nargs;
+	char inline_flag[3];        /* "-c", "-e", "-m"... or "" */
+	const char *inline_text;    /* the code or module it names */
+};
+
+/* Work out what program this is.  Returns 0, or -1 if it cannot tell
+ * (errno set). */
+SINGLE_HIDDEN int program_identify(struct program *p, int argc, char **argv);
+/* started_as only, without a system call. */
+SINGLE_HIDDEN void program_started_as(struct program *p, int argc,
+				      char **argv);
+
+/* ---- lockdir.c ------------------------------------------------------- */
+
+struct lockdir {
+	int fd;
+	char path[PATH_MAX];
+};
+
+/* Exit status for a setup error, or 0. */
+SINGLE_HIDDEN int lockdir_open(struct lockdir *d, const char *setting);
+/* Opens (creating) the lock file; fills *st.  Returns an exit status on
+ * error (message printed), or 0. */
+struct stat;
+SINGLE_HIDDEN int lockfile_open(const struct lockdir *d, const char *name,
+				int *fdp, struct stat *st);
+SINGLE_HIDDEN int lockfile_still_there(const struct lockdir *d,
+				       const char *name, const struct stat *st);
+
+/* ---- lock.c ---------------------------------------------------------- */
+
+struct lock_request {
+	const struct settings *st;
+	const char *label;          /* the program's name, for messages */
+	const char *name;           /* lock file name (slot 1) */
+};
+
+enum lock_result {
+	LOCK_TAKEN,     /* we hold it: run */
+	LOCK_BUSY,      /* someone else holds it: skip */
+	LOCK_ANCESTOR,  /* our own ancestor holds it: run unlocked */
+	LOCK_ERROR,     /* cannot set up; status in *status */
+};
+
+SINGLE_HIDDEN enum lock_result lock_take(const struct lock_request *rq,
+					 struct lockdir *d, int *status);
+SINGLE_HIDDEN void lock_explain(const struct lock_request *rq,
+				struct lockdir *d);
+
+/* ---- holders.c ------------------------------------------------------- */
+
+SINGLE_HIDDEN pid_t holder_pid_read(int fd);
+SINGLE_HIDDEN int pid_is_ancestor(pid_t pid);
+/* The pids whose open files hold an exclusive flock on (dev, ino).
+ * Returns how many were found (at most max). */
+SINGLE_HIDDEN int holders_find(dev_t dev, ino_t ino, pid_t *pids, int max);
+
+/* ---- hide.c ---------------------------------------------------------- */
+
+/* The descriptors the program must not see: the lock and its directory. */
+enum { HIDDEN_LOCK, HIDDEN_DIR, HIDDEN_N };
+
+SINGLE_HIDDEN extern int hidden_fd[HIDDEN_N];
+SINGLE_HIDDEN extern pid_t holder_pid;
+
+/* Move the lock and its directory out of the program's way (closing the
+ * originals) and remember them; -1 if there is no room. */
+SINGLE_HIDDEN int hide_fds(int lockfd, int dirfd);
+/* Remember descriptors inherited through exec. */
+SINGLE_HIDDEN void hidden_adopt(int lockfd, int dirfd);
+SINGLE_HIDDEN int is_hidden(int fd);
+/* The program wants `fd`'s number: move ours elsewhere first. */
+SINGLE_HIDDEN int hidden_evict(int fd);
+/* Does any hidden descriptor lie in [lo, hi]? The lowest such, or -1. */
+SINGLE_HIDDEN int hidden_in_range(unsigned lo, unsigned hi);
+
+/* ---- exec.c ---------------------------------------------------------- */
+
+typedef int (*exec_fn)(const void *ctx, char *const envp[]);
+
+SINGLE_HIDDEN void exec_remember_self(const char *entry);
+/* Run fn with envp, or, in the lock's holder, with an environment that
+ * carries the lock into the new image. */
+SINGLE_HIDDEN int exec_carrying(char *const envp[], exec_fn fn,
+				const void *ctx);
+/* In a new image: adopt the lock the previous image carried.  1 if so. */
+SINGLE_HIDDEN int held_adopt(void);
+
+/* ---- interpose.c ------------------------------------------------------ */
+
+SINGLE_HIDDEN void interpose_init(void);
+
+/* ---- messages -------------------------------------------------------- */
+
+SINGLE_HIDDEN void say(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+#endif
