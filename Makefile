@@ -32,10 +32,18 @@ $(LIB): $(LIB_OBJS) preload/libsingle.map
 preload/%.o: preload/%.c preload/single.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
 
-test check: all
+# Programs the tests run (tests/progs/NAME.c -> tests/bin/NAME)
+TEST_PROGS = $(patsubst tests/progs/%.c,tests/bin/%,$(wildcard tests/progs/*.c))
+
+tests/bin/%: tests/progs/%.c
+	@mkdir -p tests/bin
+	$(CC) $(CPPFLAGS) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $< $(TEST_LDLIBS)
+
+test check: all $(TEST_PROGS)
 	$(BATS) tests
 
 clean:
 	rm -f preload/*.o $(LIB)
+	rm -rf tests/bin
 
 .PHONY: all test check clean
