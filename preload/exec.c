@@ -117,7 +117,10 @@ int exec_carrying(char *const envp[], exec_fn fn, const void *ctx)
 }
 
 /* The new image's side: take over what SINGLE_HELD names, if it really
- * is ours (same process, descriptors open on the same file). */
+ * is ours (same process, descriptors open on the same file).  Returns 1
+ * when SINGLE_HELD was there at all: a process that finds it without
+ * being the holder is a child of a program the library could not reach
+ * (a static binary run through single(1)), and is left alone. */
 int held_adopt(void)
 {
 	const char *v = secure_getenv(ENV_HELD);
@@ -127,16 +130,14 @@ int held_adopt(void)
 
 	if (!v)
 		return 0;
-	if (sscanf(v, "%d:%d:%lu:%lu:%d", &lockfd, &dirfd, &dev, &ino, &pid) != 5 ||
-	    pid != getpid() || fstat(lockfd, &st) < 0 ||
-	    st.st_dev != (dev_t)dev || st.st_ino != (ino_t)ino) {
-		unsetenv(ENV_HELD);
-		return 0;
+	if (sscanf(v, "%d:%d:%lu:%lu:%d", &lockfd, &dirfd, &dev, &ino, &pid) == 5 &&
+	    pid == getpid() && fstat(lockfd, &st) == 0 &&
+	    st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino) {
+		fcntl(lockfd, F_SETFD, FD_CLOEXEC);
+		fcntl(dirfd, F_SETFD, FD_CLOEXEC);
+		holder_pid = pid;
+		hidden_adopt(lockfd, dirfd);
 	}
-	fcntl(lockfd, F_SETFD, FD_CLOEXEC);
-	fcntl(dirfd, F_SETFD, FD_CLOEXEC);
-	holder_pid = pid;
-	hidden_adopt(lockfd, dirfd);
 	unsetenv(ENV_HELD);
 	return 1;
 }
