@@ -97,14 +97,14 @@ int exec_carrying(char *const envp[], exec_fn fn, const void *ctx)
 			 old && *old ? ":" : "", old ? old : "");
 	if (fstat(hidden_fd[HIDDEN_LOCK], &st) < 0)
 		return fn(ctx, envp);
-	snprintf(held, sizeof held, ENV_HELD "=%d:%d:%lu:%lu:%d",
+	snprintf(held, sizeof held, "%s=%d:%d:%lu:%lu:%d", var_name(VAR_HELD),
 		 hidden_fd[HIDDEN_LOCK], hidden_fd[HIDDEN_DIR],
 		 (unsigned long)st.st_dev, (unsigned long)st.st_ino,
 		 (int)holder_pid);
 	env2[k++] = preload;
 	env2[k++] = held;
 	for (size_t i = 0; i < n; i++)
-		if (!is_var(envp[i], "LD_PRELOAD") && !is_var(envp[i], ENV_HELD))
+		if (!is_var(envp[i], "LD_PRELOAD") && !is_var(envp[i], var_name(VAR_HELD)))
 			env2[k++] = envp[i];
 	env2[k] = NULL;
 
@@ -120,10 +120,10 @@ int exec_carrying(char *const envp[], exec_fn fn, const void *ctx)
  * is ours (same process, descriptors open on the same file).  Returns 1
  * when SINGLE_HELD was there at all: a process that finds it without
  * being the holder is a child of a program the library could not reach
- * (a static binary run through single(1)), and is left alone. */
-int held_adopt(void)
+ * (a static binary run through single(1)), and is left alone.  The
+ * caller takes SINGLE_HELD out of the environment either way. */
+int held_adopt(const char *v)
 {
-	const char *v = secure_getenv(ENV_HELD);
 	int lockfd, dirfd, pid;
 	unsigned long dev, ino;
 	struct stat st;
@@ -138,6 +138,5 @@ int held_adopt(void)
 		holder_pid = pid;
 		hidden_adopt(lockfd, dirfd);
 	}
-	unsetenv(ENV_HELD);
 	return 1;
 }

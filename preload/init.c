@@ -17,26 +17,20 @@
 
 extern int __close(int fd);
 
-static const char *self_base = "libsingle.so";
-static const char *const settings_names[] = {
-	ENV_KEY, ENV_DIR, ENV_WAIT, ENV_CONFLICT_EXIT, ENV_VERBOSE,
-	ENV_ON_ERROR, ENV_SCOPE, ENV_MAX, ENV_REPLACE, ENV_EXPLAIN,
-};
+/* The library's file name, as LD_PRELOAD entries spell it.  A build under
+ * another name says so with -DLIBSINGLE_NAME=... */
+#ifndef LIBSINGLE_NAME
+#define LIBSINGLE_NAME "libsingle.so"
+#endif
 
 /* Which LD_PRELOAD entry loaded us: exec carries it to the next image,
- * spelled the same way ("/usr/$LIB/libsingle.so" stays multilib). */
-static void self_find(void)
+ * spelled the same way ("/usr/$LIB/libsingle.so" stays multilib).  Only
+ * when the library came some other way (/etc/ld.so.preload) is the
+ * loader asked for our path, which is slower. */
+static void self_find(const char *preload)
 {
-	static char self_path[PATH_MAX];
-	const char *preload = getenv("LD_PRELOAD");
 	Dl_info info;
 
-	if (dladdr((void *)self_find, &info) && info.dli_fname &&
-	    strlen(info.dli_fname) < sizeof self_path) {
-		strcpy(self_path, info.dli_fname);
-		self_base = path_basename(self_path);
-		exec_remember_self(self_path);
-	}
 	while (preload && *preload) {
 		size_t n = strcspn(preload, ": \t");
 		char entry[PATH_MAX];
@@ -44,54 +38,59 @@ static void self_find(void)
 		if (n && n < sizeof entry) {
 			memcpy(entry, preload, n);
 			entry[n] = '\0';
-			if (!strcmp(path_basename(entry), self_base)) {
+			if (!strcmp(path_basename(entry), LIBSINGLE_NAME)) {
 				exec_remember_self(entry);
 				return;
 			}
 		}
 		preload += n + (preload[n] != '\0');
 	}
+	if (dladdr((void *)self_find, &info) && info.dli_fname)
+		exec_remember_self(info.dli_fname);
 }
 
-/* Children are not the program: take ourselves out of LD_PRELOAD and our
- * settings out of the environment, unless SINGLE_PROGRAMS asks for the
- * library to stay for every program.  Both edits shorten or drop entries
- * in place: nothing is allocated. */
-static void leave_environment(const struct settings *st)
+/* Children are not the program: take our entry out of LD_PRELOAD (in
+ * place: the value only shrinks) and the settings that describe this
+ * start out of the environment.  With SINGLE_PROGRAMS the library stays
+ * for every program, and so do the settings. */
+static void leave_environment(int stay)
 {
 	char *preload = getenv("LD_PRELOAD");
 
-	if (st->programs)
+	env_drop_start_settings(!stay);
+	if (stay)
 		return;
-	if (preload && preload_remove(preload, self_base) && !*preload)
+	if (preload && preload_remove(preload, LIBSINGLE_NAME) && !*preload)
 		unsetenv("LD_PRELOAD");
-	for (size_t i = 0; i < sizeof settings_names / sizeof *settings_names; i++)
-		if (getenv(settings_names[i]))
-			unsetenv(settings_names[i]);
 }
 
-static void say_out(const char *fmt, const char *a, const char *b)
+static void out(const char *s)
 {
-	char line[PATH_MAX * 2];
-	int n = snprintf(line, sizeof line, fmt, a, b);
-
-	if (n > 0 && write(STDOUT_FILENO, line, (size_t)n) < 0)
+	if (write(STDOUT_FILENO, s, strlen(s)) < 0)
 		return;
 }
 
 /* The key as a person reads it: the program, then what picks it out. */
 static void explain_key(const struct settings *st, const struct program *p)
 {
+	out("key: ");
 	if (st->key) {
-		say_out("key: %s%s\n", st->key, " (SINGLE_KEY)");
+		out(st->key);
+		out(" (SINGLE_KEY)\n");
 		return;
 	}
-	say_out("key: %s%s", p->path, p->inline_flag[0] ? " " : "");
-	if (p->inline_flag[0])
-		say_out("%s %s", p->inline_flag, p->inline_text);
-	for (int i = 0; st->scope == SCOPE_COMMAND && i < p->nargs; i++)
-		say_out(" %s%s", p->args[i], "");
-	say_out("\n%s%s", "", "");
+	out(p->path);
+	if (p->inline_flag[0]) {
+		out(" ");
+		out(p->inline_flag);
+		out(" ");
+		out(p->inline_text);
+	}
+	for (int i = 0; st->scope == SCOPE_COMMAND && i < p->nargs; i++) {
+		out(" ");
+		out(p->args[i]);
+	}
+	out("\n");
 }
 
 static int lock_name(const struct settings *st, const struct program *p,
@@ -117,7 +116,6 @@ static int lock_name(const struct settings *st, const struct program *p,
 static int listed(const struct settings *st, int argc, char **argv,
 		  struct program *p, int *identified)
 {
-	program_started_as(p, argc, argv);
 	if (programs_match(st->programs, p->started_as, NULL))
 		return 1;
 	if (!programs_has_path(st->programs))
@@ -126,7 +124,19 @@ static int listed(const struct settings *st, int argc, char **argv,
 	return *identified && programs_match(st->programs, p->started_as, p->path);
 }
 
-static void run(int argc, char **argv)
+static void explain(const struct lock_request *rq, const struct program *p)
+{
+	struct lockdir dir = { .fd = -1 };
+	int status;
+
+	explain_key(rq->st, p);
+	if ((status = lockdir_open(&dir, rq->st->dir)))
+		_exit(status);
+	lock_explain(rq, &dir);
+	_exit(0);
+}
+
+static void run(const char *const raw[VAR_N], int argc, char **argv)
 {
 	struct settings st;
 	struct program prog;
@@ -135,12 +145,16 @@ static void run(int argc, char **argv)
 	char name[LOCKNAME_MAX];
 	int identified = 0, status = 0;
 
-	if (settings_read(&st) < 0)
+	if (settings_parse(&st, raw) < 0)
 		_exit(EXIT_USAGE);
+	prog.started_as = NULL;
+	if (st.programs || st.verbose || st.explain)
+		program_started_as(&prog, argc, argv);
 	if (st.programs && !listed(&st, argc, argv, &prog, &identified)) {
 		if (st.explain) {
-			say_out("not locked: %s is not in %s\n", prog.started_as,
-				ENV_PROGRAMS);
+			out("not locked: ");
+			out(prog.started_as);
+			out(" is not in SINGLE_PROGRAMS\n");
 			_exit(0);
 		}
 		return;
@@ -157,24 +171,20 @@ static void run(int argc, char **argv)
 		goto error;
 	}
 	rq.st = &st;
-	rq.label = st.key ? st.key : prog.started_as;
+	rq.label = st.key ? st.key : prog.started_as ? prog.started_as :
+		   path_basename(prog.path);
 	rq.name = name;
-	if (st.explain) {
-		explain_key(&st, &prog);
-		if ((status = lockdir_open(&dir, st.dir)))
-			_exit(status);
-		lock_explain(&rq, &dir);
-		_exit(0);
-	}
+	if (st.explain)
+		explain(&rq, &prog);
 	switch (lock_take(&rq, &dir, &status)) {
 	case LOCK_TAKEN:
-		leave_environment(&st);
+		leave_environment(st.programs != NULL);
 		return;
 	case LOCK_BUSY:
 		_exit(st.conflict_exit);
 	case LOCK_ANCESTOR:
 		__close(dir.fd);
-		leave_environment(&st);
+		leave_environment(st.programs != NULL);
 		return;
 	case LOCK_ERROR:
 		break;
@@ -184,21 +194,22 @@ error:
 		_exit(status);
 	if (dir.fd >= 0)
 		__close(dir.fd);
-	leave_environment(&st);
+	leave_environment(st.programs != NULL);
 }
 
+/* glibc passes main's arguments to constructors too. */
 __attribute__((constructor)) static void single_init(int argc, char **argv)
 {
+	const char *raw[VAR_N];
 	int saved = errno;
 
-	self_find();
-	interpose_init();
-	if (held_adopt()) {
-		struct settings st = { .programs = getenv(ENV_PROGRAMS) };
-
-		leave_environment(&st);
+	self_find(getenv("LD_PRELOAD"));
+	env_collect(raw);
+	if (raw[VAR_HELD]) {
+		held_adopt(raw[VAR_HELD]);
+		leave_environment(raw[VAR_PROGRAMS] != NULL);
 	} else if (argc > 0) {
-		run(argc, argv);
+		run(raw, argc, argv);
 	}
 	errno = saved;
 }

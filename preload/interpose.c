@@ -8,15 +8,18 @@
  *
  * The real calls are glibc's own aliases (__close, __dup2) or the system
  * calls themselves, as glibc makes them: no dlsym() on the way, so these
- * stay async-signal-safe.  execvpe and closefrom are looked up once
- * because glibc does real work in them (PATH search, a /proc fallback).
+ * stay async-signal-safe.  Only execvpe is looked up, at its first use,
+ * because glibc does real work in it (the PATH search); POSIX does not
+ * count it among the async-signal-safe functions anyway.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -32,16 +35,6 @@ extern int __dup2(int oldfd, int newfd);
 #endif
 
 typedef int execvpe_fn(const char *, char *const[], char *const[]);
-typedef void closefrom_fn(int);
-
-static execvpe_fn *real_execvpe;
-static closefrom_fn *real_closefrom;
-
-void interpose_init(void)
-{
-	real_execvpe = (execvpe_fn *)dlsym(RTLD_NEXT, "execvpe");
-	real_closefrom = (closefrom_fn *)dlsym(RTLD_NEXT, "closefrom");
-}
 
 static int fail(int err)
 {
@@ -94,25 +87,38 @@ SINGLE_EXPORT int close_range(unsigned first, unsigned last, int flags)
 	return rc;
 }
 
+/* What glibc's closefrom does where close_range is missing (before
+ * Linux 5.9): close what /proc/self/fd lists, read without allocating. */
+static void close_listed_from(unsigned low)
+{
+	char buf[4096];
+	long n;
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dir < 0)
+		return;
+	while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+		for (long pos = 0; pos < n;) {
+			struct dirent64 *e = (struct dirent64 *)(void *)(buf + pos);
+			char *end;
+			unsigned long fd = strtoul(e->d_name, &end, 10);
+
+			pos += e->d_reclen;
+			if (!*end && end != e->d_name && fd >= low &&
+			    (int)fd != dir && !is_hidden((int)fd))
+				__close((int)fd);
+		}
+	}
+	__close(dir);
+}
+
 SINGLE_EXPORT void closefrom(int lowfd)
 {
-	int saved = errno, top = -1;
+	int saved = errno;
+	unsigned low = lowfd < 0 ? 0 : (unsigned)lowfd;
 
-	for (int w = 0; w < HIDDEN_N; w++) {
-		int fd = __atomic_load_n(&hidden_fd[w], __ATOMIC_ACQUIRE);
-
-		if (fd >= lowfd && fd > top)
-			top = fd;
-	}
-	if (lowfd >= 0 && top >= 0) {
-		if (top > lowfd)
-			close_range_around((unsigned)lowfd, (unsigned)top - 1, 0);
-		lowfd = top + 1;
-	}
-	if (real_closefrom)
-		real_closefrom(lowfd);
-	else
-		sys_close_range(lowfd < 0 ? 0 : (unsigned)lowfd, ~0U, 0);
+	if (close_range_around(low, ~0U, 0) < 0 && errno == ENOSYS)
+		close_listed_from(low);
 	errno = saved;
 }
 
@@ -155,8 +161,10 @@ static int do_execvpe(const void *ctx, char *const envp[])
 {
 	const struct exec_args *a = ctx;
 
+	static execvpe_fn *real_execvpe;
+
 	if (!real_execvpe)
-		interpose_init();
+		real_execvpe = (execvpe_fn *)dlsym(RTLD_NEXT, "execvpe");
 	return real_execvpe(a->path, a->argv, envp);
 }
 

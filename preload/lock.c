@@ -204,11 +204,12 @@ static void replace_holders(const struct lock_request *rq, const struct held *h)
 
 static void holder_record(int fd, const struct stat *st)
 {
-	char buf[16];
-	int n;
+	char buf[24];
+	ssize_t n;
 
 	holder_pid = getpid();
-	n = snprintf(buf, sizeof buf, "%d\n", (int)holder_pid);
+	n = (ssize_t)format_uint(buf, (unsigned long)holder_pid);
+	buf[n++] = '\n';
 	if (pwrite(fd, buf, (size_t)n, 0) == n && st->st_size > n)
 		if (ftruncate(fd, n) < 0)
 			return;         /* a stale tail is harmless */
@@ -265,7 +266,9 @@ enum lock_result lock_take(const struct lock_request *rq, struct lockdir *d,
 		}
 		if (!waiting) {
 			pid = holder_pid_read(first.fd);
-			if (pid && pid_is_ancestor(pid)) {
+			/* our own pid: the lock came with us through an exec
+			 * the library could not follow (a secure-mode image) */
+			if (pid && (pid == getpid() || pid_is_ancestor(pid))) {
 				__close(first.fd);
 				return LOCK_ANCESTOR;
 			}

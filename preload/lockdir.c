@@ -18,7 +18,7 @@
 
 #include "single.h"
 
-#define DEFAULT_DIR_FMT "/tmp/libsingle-%u"
+#define DEFAULT_DIR "/tmp/libsingle-"   /* and the effective uid */
 
 extern int __close(int fd);
 
@@ -79,15 +79,19 @@ static int dir_check(const struct lockdir *d)
 
 int lockdir_open(struct lockdir *d, const char *setting)
 {
-	int n;
+	size_t n;
 
-	if (setting)
-		n = snprintf(d->path, sizeof d->path, "%s", setting);
-	else
-		n = snprintf(d->path, sizeof d->path, DEFAULT_DIR_FMT,
-			     (unsigned)euid());
-	if (n < 0 || (size_t)n >= sizeof d->path) {
-		say("%s: lock directory path too long", ENV_DIR);
+	if (setting) {
+		n = strlen(setting);
+		if (n < sizeof d->path)
+			memcpy(d->path, setting, n + 1);
+	} else {
+		n = sizeof DEFAULT_DIR - 1;
+		memcpy(d->path, DEFAULT_DIR, n);
+		n += format_uint(d->path + n, euid());
+	}
+	if (n >= sizeof d->path) {
+		say("%s: lock directory path too long", var_name(VAR_DIR));
 		return EXIT_USAGE;
 	}
 	d->fd = dir_open(d->path);

@@ -172,8 +172,8 @@ int program_identify(struct program *p, int argc, char **argv)
 	const char *script = started_script(argc, argv);
 	int cmd;
 
-	memset(p, 0, sizeof *p);
-	program_started_as(p, argc, argv);
+	p->inline_flag[0] = '\0';
+	p->inline_text = NULL;
 	set_args(p, argv, 1, argc);
 	if (script) {
 		/* "#!" start: the script, unless argv merely repeats the

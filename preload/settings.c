@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "single.h"
@@ -68,6 +69,20 @@ int parse_uint(const char *s, unsigned long min, unsigned long max,
 	return 0;
 }
 
+size_t format_uint(char *buf, unsigned long v)
+{
+	char digits[24];
+	size_t n = 0, len;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	for (len = n; n; n--)
+		*buf++ = digits[n - 1];
+	*buf = '\0';
+	return len;
+}
+
 int parse_bool(const char *s, int *out)
 {
 	static const char *const yes[] = { "1", "yes", "true", "on" };
@@ -107,11 +122,67 @@ void say(const char *fmt, ...)
 		return;
 }
 
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
+extern char **environ;
 
-	return v && *v ? v : NULL;
+static const char *const var_names[VAR_N] = {
+	"SINGLE_KEY", "SINGLE_DIR", "SINGLE_WAIT", "SINGLE_CONFLICT_EXIT",
+	"SINGLE_VERBOSE", "SINGLE_ON_ERROR", "SINGLE_PROGRAMS", "SINGLE_SCOPE",
+	"SINGLE_MAX", "SINGLE_REPLACE", "SINGLE_EXPLAIN", "SINGLE_HELD",
+};
+
+const char *var_name(enum var v)
+{
+	return var_names[v];
+}
+
+/* Which of ours is this "NAME=value" entry?  -1 if none. */
+static int var_of(const char *entry)
+{
+	if (strncmp(entry, "SINGLE_", 7))
+		return -1;
+	for (int v = 0; v < VAR_N; v++) {
+		size_t n = strlen(var_names[v]);
+
+		if (!strncmp(entry + 7, var_names[v] + 7, n - 7) && entry[n] == '=')
+			return v;
+	}
+	return -1;
+}
+
+void env_collect(const char *raw[VAR_N])
+{
+	for (int v = 0; v < VAR_N; v++)
+		raw[v] = NULL;
+	for (char **e = environ; e && *e; e++) {
+		int v = var_of(*e);
+
+		if (v >= 0 && (*e)[strlen(var_names[v]) + 1])
+			raw[v] = *e + strlen(var_names[v]) + 1;
+	}
+	if (getauxval(AT_SECURE))
+		raw[VAR_DIR] = raw[VAR_HELD] = NULL;
+}
+
+/* Pre-main, single-threaded: environ can be compacted in place, in one
+ * pass, instead of one unsetenv() per variable. */
+void env_drop_start_settings(int all)
+{
+	static const unsigned char per_start[VAR_N] = {
+		[VAR_KEY] = 1, [VAR_WAIT] = 1, [VAR_CONFLICT_EXIT] = 1,
+		[VAR_SCOPE] = 1, [VAR_MAX] = 1, [VAR_REPLACE] = 1,
+		[VAR_EXPLAIN] = 1, [VAR_HELD] = 1,
+	};
+	char **in = environ, **out = environ;
+
+	if (!environ)
+		return;
+	for (; *in; in++) {
+		int v = var_of(*in);
+
+		if (v < 0 || !(v == VAR_HELD || (all && per_start[v])))
+			*out++ = *in;
+	}
+	*out = NULL;
 }
 
 static int bad(const char *name, const char *value, const char *expected)
@@ -120,19 +191,19 @@ static int bad(const char *name, const char *value, const char *expected)
 	return -1;
 }
 
-static int read_seconds(const char *name, int64_t *ns)
+static int read_seconds(const char *const raw[], enum var var, int64_t *ns)
 {
-	const char *v = env(name);
+	const char *v = raw[var], *name = var_names[var];
 
 	if (v && parse_seconds(v, ns) < 0)
 		return bad(name, v, "expected seconds, a decimal number such as 2.5, or inf");
 	return 0;
 }
 
-static int read_uint(const char *name, unsigned long min, unsigned long max,
-		     unsigned long *out)
+static int read_uint(const char *const raw[], enum var var, unsigned long min,
+		     unsigned long max, unsigned long *out)
 {
-	const char *v = env(name);
+	const char *v = raw[var], *name = var_names[var];
 
 	if (v && parse_uint(v, min, max, out) < 0) {
 		say("%s: invalid value '%s' (allowed values: %lu-%lu)", name,
@@ -142,19 +213,20 @@ static int read_uint(const char *name, unsigned long min, unsigned long max,
 	return 0;
 }
 
-static int read_bool(const char *name, int *out)
+static int read_bool(const char *const raw[], enum var var, int *out)
 {
-	const char *v = env(name);
+	const char *v = raw[var], *name = var_names[var];
 
 	if (v && parse_bool(v, out) < 0)
 		return bad(name, v, "expected 1, 0, yes, no, true, false, on or off");
 	return 0;
 }
 
-static int read_word(const char *name, const char *const words[], int n,
-		     const char *expected, int *out)
+static int read_word(const char *const raw[], enum var var,
+		     const char *const words[], int n, const char *expected,
+		     int *out)
 {
-	const char *v = env(name);
+	const char *v = raw[var], *name = var_names[var];
 
 	if (!v)
 		return 0;
@@ -167,7 +239,7 @@ static int read_word(const char *name, const char *const words[], int n,
 	return bad(name, v, expected);
 }
 
-int settings_read(struct settings *st)
+int settings_parse(struct settings *st, const char *const raw[VAR_N])
 {
 	static const char *const on_error[] = { "exit", "run" };
 	static const char *const scope[] = { "program", "command" };
@@ -177,27 +249,23 @@ int settings_read(struct settings *st)
 
 	memset(st, 0, sizeof *st);
 	st->replace_ns = -1;
-	st->key = env(ENV_KEY);
-	/* In secure-execution mode nothing that chooses a path is taken
-	 * from the environment: secure_getenv answers NULL there. */
-	st->dir = secure_getenv(ENV_DIR);
-	if (st->dir && !*st->dir)
-		st->dir = NULL;
-	st->programs = env(ENV_PROGRAMS);
-
-	if (read_seconds(ENV_WAIT, &st->wait_ns) < 0 ||
-	    read_seconds(ENV_REPLACE, &st->replace_ns) < 0 ||
-	    read_uint(ENV_CONFLICT_EXIT, 0, 255, &conflict) < 0 ||
-	    read_uint(ENV_MAX, 1, MAX_SLOTS, &max) < 0 ||
-	    read_bool(ENV_VERBOSE, &st->verbose) < 0 ||
-	    read_bool(ENV_EXPLAIN, &st->explain) < 0 ||
-	    read_word(ENV_ON_ERROR, on_error, 2, "expected exit or run", &on_err) < 0 ||
-	    read_word(ENV_SCOPE, scope, 2, "expected program or command", &sc) < 0)
+	st->key = raw[VAR_KEY];
+	st->dir = raw[VAR_DIR];
+	st->programs = raw[VAR_PROGRAMS];
+	if (read_seconds(raw, VAR_WAIT, &st->wait_ns) < 0 ||
+	    read_seconds(raw, VAR_REPLACE, &st->replace_ns) < 0 ||
+	    read_uint(raw, VAR_CONFLICT_EXIT, 0, 255, &conflict) < 0 ||
+	    read_uint(raw, VAR_MAX, 1, MAX_SLOTS, &max) < 0 ||
+	    read_bool(raw, VAR_VERBOSE, &st->verbose) < 0 ||
+	    read_bool(raw, VAR_EXPLAIN, &st->explain) < 0 ||
+	    read_word(raw, VAR_ON_ERROR, on_error, 2, "expected exit or run", &on_err) < 0 ||
+	    read_word(raw, VAR_SCOPE, scope, 2, "expected program or command", &sc) < 0)
 		return -1;
 	if (st->key && (problem = named_key_problem(st->key)))
-		return bad(ENV_KEY, st->key, problem);
+		return bad(var_names[VAR_KEY], st->key, problem);
 	if (st->replace_ns == WAIT_FOREVER)
-		return bad(ENV_REPLACE, env(ENV_REPLACE), "expected seconds, a decimal number such as 2.5");
+		return bad(var_names[VAR_REPLACE], raw[VAR_REPLACE],
+			   "expected seconds, a decimal number such as 2.5");
 	st->conflict_exit = (int)conflict;
 	st->max = (unsigned)max;
 	st->on_error = (enum on_error)on_err;

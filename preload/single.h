@@ -21,21 +21,25 @@
 #define SINGLE_HIDDEN __attribute__((visibility("hidden")))
 #define SINGLE_EXPORT __attribute__((visibility("default")))
 
-/* Every environment variable the library reads, in one place. */
-#define ENV_KEY           "SINGLE_KEY"
-#define ENV_DIR           "SINGLE_DIR"
-#define ENV_WAIT          "SINGLE_WAIT"
-#define ENV_CONFLICT_EXIT "SINGLE_CONFLICT_EXIT"
-#define ENV_VERBOSE       "SINGLE_VERBOSE"
-#define ENV_ON_ERROR      "SINGLE_ON_ERROR"
-#define ENV_PROGRAMS      "SINGLE_PROGRAMS"
-#define ENV_SCOPE         "SINGLE_SCOPE"
-#define ENV_MAX           "SINGLE_MAX"
-#define ENV_REPLACE       "SINGLE_REPLACE"
-#define ENV_EXPLAIN       "SINGLE_EXPLAIN"
-/* Set by the library itself when the holder execs: the descriptors the
- * new image adopts.  Never meant to be set by hand. */
-#define ENV_HELD          "SINGLE_HELD"
+/* Every environment variable the library reads, in one place.  The
+ * names are the strings in settings.c's table, in this order. */
+enum var {
+	VAR_KEY,            /* SINGLE_KEY */
+	VAR_DIR,            /* SINGLE_DIR */
+	VAR_WAIT,           /* SINGLE_WAIT */
+	VAR_CONFLICT_EXIT,  /* SINGLE_CONFLICT_EXIT */
+	VAR_VERBOSE,        /* SINGLE_VERBOSE */
+	VAR_ON_ERROR,       /* SINGLE_ON_ERROR */
+	VAR_PROGRAMS,       /* SINGLE_PROGRAMS */
+	VAR_SCOPE,          /* SINGLE_SCOPE */
+	VAR_MAX,            /* SINGLE_MAX */
+	VAR_REPLACE,        /* SINGLE_REPLACE */
+	VAR_EXPLAIN,        /* SINGLE_EXPLAIN */
+	/* Set by the library itself when the holder execs: the descriptors
+	 * the new image adopts.  Never meant to be set by hand. */
+	VAR_HELD,           /* SINGLE_HELD */
+	VAR_N
+};
 
 /* Exit statuses (sysexits.h values, spelled out so the header is not
  * needed on systems without it). */
@@ -74,10 +78,22 @@ SINGLE_HIDDEN int parse_seconds(const char *s, int64_t *ns);
 SINGLE_HIDDEN int parse_uint(const char *s, unsigned long min,
 			     unsigned long max, unsigned long *out);
 SINGLE_HIDDEN int parse_bool(const char *s, int *out);
+/* v in decimal, NUL-terminated (buf holds 21 bytes); its length.  The
+ * constructor's hot path uses it instead of snprintf. */
+SINGLE_HIDDEN size_t format_uint(char *buf, unsigned long v);
 
-/* Fills *st from the environment; on a bad value prints one line
- * naming the variable and its value and returns -1. */
-SINGLE_HIDDEN int settings_read(struct settings *st);
+/* The SINGLE_* variables as found in the environment, in one pass over
+ * it (NULL: unset or empty).  In secure-execution mode the ones that
+ * choose a path or a descriptor are dropped. */
+SINGLE_HIDDEN void env_collect(const char *raw[VAR_N]);
+SINGLE_HIDDEN const char *var_name(enum var v);
+/* Fills *st from raw; on a bad value prints one line naming the
+ * variable and its value and returns -1. */
+SINGLE_HIDDEN int settings_parse(struct settings *st, const char *const raw[VAR_N]);
+/* Take SINGLE_HELD and, with `all`, the variables that describe this one
+ * start (key, wait, scope...) out of the environment, so that children
+ * do not inherit them. */
+SINGLE_HIDDEN void env_drop_start_settings(int all);
 
 /* ---- key.c ----------------------------------------------------------- */
 
@@ -232,11 +248,9 @@ SINGLE_HIDDEN void exec_remember_self(const char *entry);
 SINGLE_HIDDEN int exec_carrying(char *const envp[], exec_fn fn,
 				const void *ctx);
 /* In a new image: adopt the lock the previous image carried.  1 if so. */
-SINGLE_HIDDEN int held_adopt(void);
+SINGLE_HIDDEN int held_adopt(const char *held);
 
-/* ---- interpose.c ------------------------------------------------------ */
 
-SINGLE_HIDDEN void interpose_init(void);
 
 /* ---- messages -------------------------------------------------------- */
 
