@@ -90,7 +90,7 @@ int exec_carrying(char *const envp[], exec_fn fn, const void *ctx)
 	struct stat st;
 	int rc, err;
 
-	if (old && preload_has(old, self_base))
+	if (old && preload_has(old, self_base, NULL))
 		snprintf(preload, sizeof preload, "LD_PRELOAD=%s", old);
 	else
 		snprintf(preload, sizeof preload, "LD_PRELOAD=%s%s%s", self_entry,

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "single.h"
+#include "sys.h"
 
 extern int __close(int fd);
 
@@ -59,7 +60,7 @@ int hidden_in_range(unsigned lo, unsigned hi)
 static int dup_top(int fd)
 {
 	struct rlimit rl;
-	int high = fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
+	int high = sys_fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
 
 	if (high < 0 && errno == EINVAL && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
 	    rl.rlim_cur > HIDDEN_N + 3)
@@ -95,7 +96,7 @@ static int dup_above_limit(int fd)
 static void close_pair(int a, int b)
 {
 	if ((a == b + 1 || b == a + 1) &&
-	    syscall(SYS_close_range, a < b ? a : b, a < b ? b : a, 0) == 0)
+	    sys_close_range(a < b ? a : b, a < b ? b : a, 0) == 0)
 		return;
 	__close(a);
 	__close(b);

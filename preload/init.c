@@ -31,20 +31,8 @@ static void self_find(const char *preload)
 {
 	Dl_info info;
 
-	while (preload && *preload) {
-		size_t n = strcspn(preload, ": \t");
-		char entry[PATH_MAX];
-
-		if (n && n < sizeof entry) {
-			memcpy(entry, preload, n);
-			entry[n] = '\0';
-			if (!strcmp(path_basename(entry), LIBSINGLE_NAME)) {
-				exec_remember_self(entry);
-				return;
-			}
-		}
-		preload += n + (preload[n] != '\0');
-	}
+	if (preload && preload_has(preload, LIBSINGLE_NAME, exec_remember_self))
+		return;
 	if (dladdr((void *)self_find, &info) && info.dli_fname)
 		exec_remember_self(info.dli_fname);
 }
@@ -53,15 +41,12 @@ static void self_find(const char *preload)
  * place: the value only shrinks) and the settings that describe this
  * start out of the environment.  With SINGLE_PROGRAMS the library stays
  * for every program, and so do the settings. */
-static void leave_environment(int stay)
+static void leave_environment(int stay, char *preload)
 {
-	char *preload = getenv("LD_PRELOAD");
+	int emptied = !stay && preload &&
+		      preload_remove(preload, LIBSINGLE_NAME) && !*preload;
 
-	env_drop_start_settings(!stay);
-	if (stay)
-		return;
-	if (preload && preload_remove(preload, LIBSINGLE_NAME) && !*preload)
-		unsetenv("LD_PRELOAD");
+	env_drop_start_settings(!stay, emptied);
 }
 
 static void out(const char *s)
@@ -136,7 +121,8 @@ static void explain(const struct lock_request *rq, const struct program *p)
 	_exit(0);
 }
 
-static void run(const char *const raw[VAR_N], int argc, char **argv)
+static void run(const char *const raw[VAR_N], char *preload, int argc,
+		char **argv)
 {
 	struct settings st;
 	struct program prog;
@@ -178,13 +164,13 @@ static void run(const char *const raw[VAR_N], int argc, char **argv)
 		explain(&rq, &prog);
 	switch (lock_take(&rq, &dir, &status)) {
 	case LOCK_TAKEN:
-		leave_environment(st.programs != NULL);
+		leave_environment(st.programs != NULL, preload);
 		return;
 	case LOCK_BUSY:
 		_exit(st.conflict_exit);
 	case LOCK_ANCESTOR:
 		__close(dir.fd);
-		leave_environment(st.programs != NULL);
+		leave_environment(st.programs != NULL, preload);
 		return;
 	case LOCK_ERROR:
 		break;
@@ -194,22 +180,23 @@ error:
 		_exit(status);
 	if (dir.fd >= 0)
 		__close(dir.fd);
-	leave_environment(st.programs != NULL);
+	leave_environment(st.programs != NULL, preload);
 }
 
 /* glibc passes main's arguments to constructors too. */
 __attribute__((constructor)) static void single_init(int argc, char **argv)
 {
 	const char *raw[VAR_N];
+	char *preload;
 	int saved = errno;
 
-	self_find(getenv("LD_PRELOAD"));
-	env_collect(raw);
+	env_collect(raw, &preload);
+	self_find(preload);
 	if (raw[VAR_HELD]) {
 		held_adopt(raw[VAR_HELD]);
-		leave_environment(raw[VAR_PROGRAMS] != NULL);
+		leave_environment(raw[VAR_PROGRAMS] != NULL, preload);
 	} else if (argc > 0) {
-		run(raw, argc, argv);
+		run(raw, preload, argc, argv);
 	}
 	errno = saved;
 }

@@ -10,9 +10,12 @@
 
 const char *path_basename(const char *path)
 {
-	const char *slash = strrchr(path, '/');
+	const char *base = path;
 
-	return slash ? slash + 1 : path;
+	for (; *path; path++)
+		if (*path == '/')
+			base = path + 1;
+	return base;
 }
 
 /* ---- interpreters ---------------------------------------------------- */
@@ -62,11 +65,9 @@ static const struct interp interps[] = {
 /* "python3.11" is python, "perl5.36.0" is perl, "lua5.4" is lua. */
 static int name_is(const char *base, const char *name)
 {
-	size_t n = strlen(name);
-
-	if (strncmp(base, name, n))
+	if (!(base = after_prefix(base, name)))
 		return 0;
-	for (base += n; *base; base++)
+	for (; *base; base++)
 		if ((*base < '0' || *base > '9') && *base != '.')
 			return 0;
 	return 1;
@@ -269,7 +270,7 @@ int launcher_command(const char *base, int argc, char *const argv[])
 		const struct launcher *l = &launchers[k];
 		int i;
 
-		if (strcmp(base, l->name))
+		if (!str_eq(base, l->name))
 			continue;
 		i = launcher_skip_options(l, argc, argv, 1);
 		if (i < 0)

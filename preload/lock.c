@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "single.h"
+#include "sys.h"
 
 extern int __close(int fd);
 
@@ -139,7 +140,7 @@ static int slot_try(const struct lockdir *d, struct held *h)
 	for (;;) {
 		if ((status = lockfile_open(d, h->name, &h->fd, &h->st)))
 			return -status;
-		if (flock(h->fd, LOCK_EX | LOCK_NB) < 0) {
+		if (sys_flock(h->fd, LOCK_EX | LOCK_NB) < 0) {
 			if (errno == EWOULDBLOCK)
 				return 0;
 			say("cannot lock %s/%s: %s", d->path, h->name, strerror(errno));
@@ -207,10 +208,10 @@ static void holder_record(int fd, const struct stat *st)
 	char buf[24];
 	ssize_t n;
 
-	holder_pid = getpid();
+	holder_pid = sys_getpid();
 	n = (ssize_t)format_uint(buf, (unsigned long)holder_pid);
 	buf[n++] = '\n';
-	if (pwrite(fd, buf, (size_t)n, 0) == n && st->st_size > n)
+	if (sys_pwrite(fd, buf, (size_t)n, 0) == n && st->st_size > n)
 		if (ftruncate(fd, n) < 0)
 			return;         /* a stale tail is harmless */
 }
@@ -221,7 +222,7 @@ static enum lock_result taken(const struct lockdir *d, struct held *h,
 	holder_record(h->fd, &h->st);
 	/* A shared lock on the directory keeps systemd-tmpfiles from
 	 * cleaning it by age while we run. */
-	flock(d->fd, LOCK_SH | LOCK_NB);
+	sys_flock(d->fd, LOCK_SH | LOCK_NB);
 	if (hide_fds(h->fd, d->fd) < 0) {
 		say("cannot keep lock %s/%s: %s", d->path, h->name, strerror(errno));
 		*status = EXIT_OSERR;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "single.h"
+#include "sys.h"
 
 #define DEFAULT_DIR "/tmp/libsingle-"   /* and the effective uid */
 
@@ -54,7 +55,7 @@ static int fail(const char *what, const char *path, const char *name)
 
 static int dir_open(const char *path)
 {
-	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return sys_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 }
 
 static int dir_check(const struct lockdir *d)
@@ -62,7 +63,7 @@ static int dir_check(const struct lockdir *d)
 	struct stat st;
 	uid_t uid = euid();
 
-	if (fstat(d->fd, &st) < 0)
+	if (fstatat(d->fd, "", &st, AT_EMPTY_PATH) < 0)
 		return fail("check lock directory", d->path, NULL);
 	if (st.st_uid != uid) {
 		say("unsafe lock directory %s: owned by uid %u, not %u",
@@ -96,7 +97,7 @@ int lockdir_open(struct lockdir *d, const char *setting)
 	}
 	d->fd = dir_open(d->path);
 	if (d->fd < 0 && errno == ENOENT) {
-		if (mkdir(d->path, 0700) < 0 && errno != EEXIST)
+		if (sys_mkdir(d->path, 0700) < 0 && errno != EEXIST)
 			return fail("create lock directory", d->path, NULL);
 		d->fd = dir_open(d->path);
 	}
@@ -147,10 +148,10 @@ int lockfile_open(const struct lockdir *d, const char *name, int *fdp,
 		if (fstatat(d->fd, name, st, AT_SYMLINK_NOFOLLOW) == 0) {
 			if ((status = file_check(d, name, st)))
 				return status;
-			*fdp = openat(d->fd, name, flags);
+			*fdp = sys_openat(d->fd, name, flags, 0);
 		} else if (errno == ENOENT) {
-			*fdp = openat(d->fd, name, flags | O_CREAT | O_EXCL, 0600);
-			if (*fdp >= 0 && fstat(*fdp, st) < 0) {
+			*fdp = sys_openat(d->fd, name, flags | O_CREAT | O_EXCL, 0600);
+			if (*fdp >= 0 && fstatat(*fdp, "", st, AT_EMPTY_PATH) < 0) {
 				__close(*fdp);
 				*fdp = -1;
 			}

@@ -19,16 +19,18 @@ static int is_sep(char c)
  * "/usr/local/lib/libsingle.so" and "/usr/$LIB/libsingle.so" all are. */
 static int entry_is(const char *e, size_t n, const char *self_base)
 {
-	size_t b = strlen(self_base);
-	const char *base = e;
+	const char *base = e, *end = e + n;
 
-	for (size_t i = 0; i < n; i++)
-		if (e[i] == '/')
-			base = e + i + 1;
-	return (size_t)(e + n - base) == b && !memcmp(base, self_base, b);
+	for (const char *p = e; p < end; p++)
+		if (*p == '/')
+			base = p + 1;
+	while (base < end && *self_base && *base == *self_base)
+		base++, self_base++;
+	return base == end && !*self_base;
 }
 
-int preload_has(const char *v, const char *self_base)
+int preload_has(const char *v, const char *self_base,
+		void (*found)(const char *entry))
 {
 	while (*v) {
 		size_t n;
@@ -37,8 +39,17 @@ int preload_has(const char *v, const char *self_base)
 			v++;
 		for (n = 0; v[n] && !is_sep(v[n]); n++)
 			;
-		if (n && entry_is(v, n, self_base))
+		if (n && entry_is(v, n, self_base)) {
+			char entry[PATH_MAX];
+
+			if (found && n < sizeof entry) {
+				for (size_t i = 0; i < n; i++)
+					entry[i] = v[i];
+				entry[n] = '\0';
+				found(entry);
+			}
 			return 1;
+		}
 		v += n;
 	}
 	return 0;
@@ -71,7 +82,8 @@ int preload_remove(char *v, const char *self_base)
 			*start = '\0';
 			break;
 		}
-		memmove(start, next, strlen(next) + 1);
+		for (char *to = start; (*to++ = *next++);)
+			;
 		p = start;
 	}
 	return removed;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "single.h"
+#include "sys.h"
 
 extern int __close(int fd);   /* glibc's close, not ours */
 
@@ -46,7 +47,7 @@ static int resolve(const char *in, char out[PATH_MAX])
 
 static int self_exe(char out[PATH_MAX])
 {
-	ssize_t n = readlink("/proc/self/exe", out, PATH_MAX - 1);
+	ssize_t n = sys_readlink("/proc/self/exe", out, PATH_MAX - 1);
 
 	if (n <= 0)
 		return -1;
@@ -63,7 +64,7 @@ static const char *started_script(int argc, char **argv)
 	if (!fn)
 		return NULL;
 	for (int i = 1; i < argc && i <= 2; i++)
-		if (!strcmp(argv[i], fn))
+		if (str_eq(argv[i], fn))
 			return fn;
 	return NULL;
 }

@@ -135,29 +135,39 @@ const char *var_name(enum var v)
 	return var_names[v];
 }
 
-/* Which of ours is this "NAME=value" entry?  -1 if none. */
-static int var_of(const char *entry)
+/* Which of ours is this "NAME=value" entry?  -1 if none; *value is set
+ * to what follows the '='. */
+static int var_of(const char *entry, const char **value)
 {
-	if (strncmp(entry, "SINGLE_", 7))
+	const char *rest = after_prefix(entry, "SINGLE_");
+
+	if (!rest)
 		return -1;
 	for (int v = 0; v < VAR_N; v++) {
-		size_t n = strlen(var_names[v]);
+		const char *after = after_prefix(rest, var_names[v] + 7);
 
-		if (!strncmp(entry + 7, var_names[v] + 7, n - 7) && entry[n] == '=')
+		if (after && *after == '=') {
+			*value = after + 1;
 			return v;
+		}
 	}
 	return -1;
 }
 
-void env_collect(const char *raw[VAR_N])
+void env_collect(const char *raw[VAR_N], char **preload)
 {
+	const char *value;
+
 	for (int v = 0; v < VAR_N; v++)
 		raw[v] = NULL;
+	*preload = NULL;
 	for (char **e = environ; e && *e; e++) {
-		int v = var_of(*e);
+		int v = var_of(*e, &value);
 
-		if (v >= 0 && (*e)[strlen(var_names[v]) + 1])
-			raw[v] = *e + strlen(var_names[v]) + 1;
+		if (v >= 0 && *value)
+			raw[v] = value;
+		else if (v < 0 && (value = after_prefix(*e, "LD_PRELOAD=")))
+			*preload = (char *)value;
 	}
 	if (getauxval(AT_SECURE))
 		raw[VAR_DIR] = raw[VAR_HELD] = NULL;
@@ -165,8 +175,9 @@ void env_collect(const char *raw[VAR_N])
 
 /* Pre-main, single-threaded: environ can be compacted in place, in one
  * pass, instead of one unsetenv() per variable. */
-void env_drop_start_settings(int all)
+void env_drop_start_settings(int all, int preload)
 {
+	const char *value;
 	static const unsigned char per_start[VAR_N] = {
 		[VAR_KEY] = 1, [VAR_WAIT] = 1, [VAR_CONFLICT_EXIT] = 1,
 		[VAR_SCOPE] = 1, [VAR_MAX] = 1, [VAR_REPLACE] = 1,
@@ -177,10 +188,12 @@ void env_drop_start_settings(int all)
 	if (!environ)
 		return;
 	for (; *in; in++) {
-		int v = var_of(*in);
+		int v = var_of(*in, &value);
 
-		if (v < 0 || !(v == VAR_HELD || (all && per_start[v])))
-			*out++ = *in;
+		if (v >= 0 ? v == VAR_HELD || (all && per_start[v]) :
+		    preload && after_prefix(*in, "LD_PRELOAD="))
+			continue;
+		*out++ = *in;
 	}
 	*out = NULL;
 }

@@ -54,6 +54,24 @@ enum var {
 #define MAX_SLOTS   1000
 #define WAIT_FOREVER INT64_MAX
 
+/* Small string helpers for the constructor's path: each libc function
+ * called there costs a symbol lookup at its first call (see sys.h). */
+static inline int str_eq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+/* s after prefix, or NULL if s does not start with it */
+static inline const char *after_prefix(const char *s, const char *prefix)
+{
+	while (*prefix)
+		if (*s++ != *prefix++)
+			return NULL;
+	return s;
+}
+
 /* ---- settings.c ------------------------------------------------------ */
 
 enum on_error { ON_ERROR_EXIT, ON_ERROR_RUN };
@@ -85,15 +103,15 @@ SINGLE_HIDDEN size_t format_uint(char *buf, unsigned long v);
 /* The SINGLE_* variables as found in the environment, in one pass over
  * it (NULL: unset or empty).  In secure-execution mode the ones that
  * choose a path or a descriptor are dropped. */
-SINGLE_HIDDEN void env_collect(const char *raw[VAR_N]);
+SINGLE_HIDDEN void env_collect(const char *raw[VAR_N], char **preload);
 SINGLE_HIDDEN const char *var_name(enum var v);
 /* Fills *st from raw; on a bad value prints one line naming the
  * variable and its value and returns -1. */
 SINGLE_HIDDEN int settings_parse(struct settings *st, const char *const raw[VAR_N]);
 /* Take SINGLE_HELD and, with `all`, the variables that describe this one
- * start (key, wait, scope...) out of the environment, so that children
- * do not inherit them. */
-SINGLE_HIDDEN void env_drop_start_settings(int all);
+ * start (key, wait, scope...) and, with `preload`, LD_PRELOAD out of the
+ * environment, so that children do not inherit them. */
+SINGLE_HIDDEN void env_drop_start_settings(int all, int preload);
 
 /* ---- key.c ----------------------------------------------------------- */
 
@@ -153,8 +171,10 @@ SINGLE_HIDDEN int programs_has_path(const char *list);
  * name is `self_base`, with the separators that followed it (or, for the
  * last entry, preceded it).  Returns 1 if anything was removed. */
 SINGLE_HIDDEN int preload_remove(char *v, const char *self_base);
-/* Does the value name our library? */
-SINGLE_HIDDEN int preload_has(const char *v, const char *self_base);
+/* Does the value name our library?  If so, and found is not NULL, it is
+ * called with that entry as written. */
+SINGLE_HIDDEN int preload_has(const char *v, const char *self_base,
+			      void (*found)(const char *entry));
 
 /* ---- program.c ------------------------------------------------------- */
 
