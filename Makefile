@@ -15,9 +15,11 @@ WARN    ?= -Wall -Wextra
 CPPFLAGS ?=
 # Only the interposed calls are exported (preload/libsingle.map); the
 # library binds its own symbols locally and needs no executable stack.
+# noseparate-code: two loadable segments instead of four, so ld.so maps
+# the library with two fewer mmap calls in every process that loads it.
 LIB_CFLAGS  = -std=gnu11 -fPIC -fvisibility=hidden $(WARN)
 LIB_LDFLAGS = -shared -Wl,--version-script=preload/libsingle.map \
-	      -Wl,-z,noexecstack -Wl,-O1 -Wl,--as-needed
+	      -Wl,-z,noexecstack -Wl,-z,noseparate-code -Wl,-O1 -Wl,--as-needed
 LDLIBS  ?= -ldl
 
 LIB      = preload/libsingle.so
