@@ -15,7 +15,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,27 +72,112 @@ static int dup_top(int fd)
 	return high;
 }
 
+/* Evictions and the closes that span our descriptors run one at a time,
+ * under a spin lock taken with every signal blocked: a signal handler
+ * cannot then interrupt its own thread inside, so the lock cannot
+ * deadlock, and the calls stay async-signal-safe.  Without this, a
+ * close_range() that had already split its range around our old number
+ * could close the new one, and two evictions could each put back a soft
+ * limit the other had raised. */
+static int guard;
+
+void hidden_guard_enter(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+	while (__atomic_exchange_n(&guard, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+void hidden_guard_leave(const sigset_t *old)
+{
+	__atomic_store_n(&guard, 0, __ATOMIC_RELEASE);
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* The highest free number below the soft limit, found from the top down
+ * (F_DUPFD gives the lowest free one at or above its argument). */
+static int dup_highest_free(int fd, int limit)
+{
+	for (int n = limit - 1, tries = 0; n > 2 && tries < 64; n--, tries++) {
+		int high = sys_fcntl(fd, F_DUPFD_CLOEXEC, n);
+
+		if (high >= 0)
+			return high;
+	}
+	return sys_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
 /* A copy of fd above the soft limit if the hard limit leaves room, else
- * anywhere free; close-on-exec. */
-static int dup_above_limit(int fd)
+ * as high as possible below it; close-on-exec. */
+static int dup_elsewhere(int fd)
 {
 	struct rlimit rl, raised;
 	int high = -1;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < INT_MAX - 64 &&
-	    (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur)) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur > INT_MAX - 64)
+		return sys_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur) {
 		raised = rl;
 		raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
 				  rl.rlim_max > rl.rlim_cur + 64 ?
 				  rl.rlim_cur + 64 : rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-			high = fcntl(fd, F_DUPFD_CLOEXEC, (int)rl.rlim_cur);
+			high = sys_fcntl(fd, F_DUPFD_CLOEXEC, (long)rl.rlim_cur);
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 	}
-	if (high < 0)
-		high = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	return high;
+	return high >= 0 ? high : dup_highest_free(fd, (int)rl.rlim_cur);
+}
+
+static int same_file(int fd, const struct stat *want)
+{
+	struct stat st;
+
+	return fstatat(fd, "", &st, AT_EMPTY_PATH) == 0 &&
+	       st.st_dev == want->st_dev && st.st_ino == want->st_ino;
+}
+
+/* Move hidden descriptor `which` off its number.  The copy is published
+ * before anything else happens to the old number, then checked: a thread
+ * that closed the new number in the moment before it was published (it
+ * looked free) is caught here, and the move is made again. */
+static int evict_one(int which, int cur)
+{
+	struct stat want;
+
+	if (fstatat(cur, "", &want, AT_EMPTY_PATH) < 0)
+		return -1;
+	for (int tries = 0; tries < 16; tries++) {
+		int moved = dup_elsewhere(cur);
+
+		if (moved < 0)
+			return -1;
+		__atomic_store_n(&hidden_fd[which], moved, __ATOMIC_RELEASE);
+		if (same_file(moved, &want))
+			return 0;
+		/* closed under us, maybe reused: not ours any more */
+		__atomic_store_n(&hidden_fd[which], cur, __ATOMIC_RELEASE);
+	}
+	return -1;
+}
+
+int hidden_evict(int fd)
+{
+	int saved = errno, rc = 0;
+	sigset_t old;
+
+	if (fd < 0)
+		return 0;
+	hidden_guard_enter(&old);
+	for (int w = 0; w < HIDDEN_N; w++)
+		if (load(w) == fd && evict_one(w, fd) < 0)
+			rc = -1;
+	hidden_guard_leave(&old);
+	errno = saved;
+	return rc;
 }
 
 /* Two descriptors opened one after the other are usually neighbours:
@@ -124,23 +213,3 @@ void hidden_adopt(int lockfd, int dirfd)
 	__atomic_store_n(&hidden_fd[HIDDEN_DIR], dirfd, __ATOMIC_RELEASE);
 }
 
-int hidden_evict(int fd)
-{
-	int saved = errno;
-
-	for (int w = 0; w < HIDDEN_N; w++) {
-		int cur = load(w), moved;
-
-		if (cur != fd || fd < 0)
-			continue;
-		moved = dup_above_limit(cur);
-		if (moved < 0)
-			return -1;
-		/* another thread moved it first: theirs stands */
-		if (!__atomic_compare_exchange_n(&hidden_fd[w], &cur, moved, 0,
-						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			__close(moved);
-	}
-	errno = saved;
-	return 0;
-}

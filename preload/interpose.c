@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "single.h"
+#include "sys.h"
 
 extern char **environ;
 extern int __close(int fd);
@@ -51,11 +52,6 @@ SINGLE_EXPORT int close(int fd)
 	return __close(fd);
 }
 
-static int sys_close_range(unsigned lo, unsigned hi, int flags)
-{
-	return (int)syscall(SYS_close_range, lo, hi, flags);
-}
-
 /* close_range over [lo, hi] leaving the hidden descriptors alone. */
 static int close_range_around(unsigned lo, unsigned hi, int flags)
 {
@@ -73,6 +69,19 @@ static int close_range_around(unsigned lo, unsigned hi, int flags)
 	return rc;
 }
 
+/* A range that holds a hidden descriptor is closed around it while no
+ * eviction can move that descriptor into the range. */
+static int close_range_guarded(unsigned first, unsigned last, int flags)
+{
+	sigset_t old;
+	int rc;
+
+	hidden_guard_enter(&old);
+	rc = close_range_around(first, last, flags);
+	hidden_guard_leave(&old);
+	return rc;
+}
+
 SINGLE_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	int saved = errno, rc;
@@ -81,7 +90,7 @@ SINGLE_EXPORT int close_range(unsigned first, unsigned last, int flags)
 	if (first > last || (flags & CLOSE_RANGE_CLOEXEC) ||
 	    hidden_in_range(first, last) < 0)
 		return sys_close_range(first, last, flags);
-	rc = close_range_around(first, last, flags);
+	rc = close_range_guarded(first, last, flags);
 	if (rc == 0)
 		errno = saved;
 	return rc;
@@ -117,7 +126,10 @@ SINGLE_EXPORT void closefrom(int lowfd)
 	int saved = errno;
 	unsigned low = lowfd < 0 ? 0 : (unsigned)lowfd;
 
-	if (close_range_around(low, ~0U, 0) < 0 && errno == ENOSYS)
+	int rc = hidden_in_range(low, ~0U) < 0 ? sys_close_range(low, ~0U, 0) :
+		 close_range_guarded(low, ~0U, 0);
+
+	if (rc < 0 && errno == ENOSYS)
 		close_listed_from(low);
 	errno = saved;
 }
@@ -135,6 +147,9 @@ SINGLE_EXPORT int dup2(int oldfd, int newfd)
 
 SINGLE_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
+	/* the kernel's own order: a bad flag or the same number comes first */
+	if (oldfd == newfd || (flags & ~O_CLOEXEC))
+		return (int)syscall(SYS_dup3, oldfd, newfd, flags);
 	if (is_hidden(oldfd))
 		return fail(EBADF);
 	if (is_hidden(newfd) && oldfd != newfd && hidden_evict(newfd) < 0)

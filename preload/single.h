@@ -255,6 +255,10 @@ SINGLE_HIDDEN void hidden_adopt(int lockfd, int dirfd);
 SINGLE_HIDDEN int is_hidden(int fd);
 /* The program wants `fd`'s number: move ours elsewhere first. */
 SINGLE_HIDDEN int hidden_evict(int fd);
+/* Evictions and closes that span hidden descriptors take turns. */
+#include <signal.h>
+SINGLE_HIDDEN void hidden_guard_enter(sigset_t *old);
+SINGLE_HIDDEN void hidden_guard_leave(const sigset_t *old);
 /* Does any hidden descriptor lie in [lo, hi]? The lowest such, or -1. */
 SINGLE_HIDDEN int hidden_in_range(unsigned lo, unsigned hi);
 
