@@ -97,6 +97,9 @@ void hidden_guard_leave(const sigset_t *old)
 	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
+/* A soft limit above this leaves room enough below it. */
+#define ROOMY_LIMIT 65536
+
 /* The highest free number below the soft limit, found from the top down
  * (F_DUPFD gives the lowest free one at or above its argument). */
 static int dup_highest_free(int fd, int limit)
@@ -117,8 +120,12 @@ static int dup_elsewhere(int fd)
 	struct rlimit rl, raised;
 	int high = -1;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur > INT_MAX - 64)
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return sys_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	/* with a huge limit (containers allow a million), going to its top
+	 * would grow the kernel's descriptor table to megabytes */
+	if (rl.rlim_cur > ROOMY_LIMIT)
+		return dup_highest_free(fd, ROOMY_LIMIT);
 	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur) {
 		raised = rl;
 		raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ||

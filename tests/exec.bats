@@ -1,0 +1,236 @@
+#!/usr/bin/env bats
+# The lock lives as long as the instance (issue #3), through the holder's
+# own exec: a wrapper script that ends in "exec real-program", bash -c
+# running its last command in place, every exec function of a C program.
+# The final image holds the lock, does not see LD_PRELOAD or SINGLE_HELD,
+# finds 1022/1023 closed (EBADF), and its children do not get the lock.
+# A failing exec changes nothing.
+
+load helpers
+
+setup() { common_setup; }
+teardown() {
+	local f
+	# let children waiting on their FIFO go (opening it read-write never
+	# blocks; a reader blocked in open() sees end of file)
+	for f in "$T"/*.child; do
+		[ ! -p "$f" ] || : 8<>"$f"
+	done
+	common_teardown
+}
+
+# lock_is_free FILE: nobody holds FILE (a "! is_locked" would not fail a
+# bats test anywhere but in its last line)
+lock_is_free() {
+	flock -n "$1" true
+}
+
+# refused CMD...: a second, preloaded start of CMD exits 0 at once and
+# prints nothing; the caller checks that the ready file it names never
+# appears.
+refused() {
+	run preloaded "$@"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+finish() {
+	local status=0
+	: >"$T/release.$1"
+	wait "$HOLDER_PID" || status=$?
+	rm -f "$T/release.$1"
+	[ "$status" -eq 0 ]
+}
+
+# no_preload: how envholder reports an LD_PRELOAD without the library
+# (what SINGLE_TEST_PRELOAD_PREFIX put before it stays).
+no_preload() {
+	if [ -n "${SINGLE_TEST_PRELOAD_PREFIX:-}" ]; then
+		echo "LD_PRELOAD=$SINGLE_TEST_PRELOAD_PREFIX"
+	else
+		echo 'LD_PRELOAD unset'
+	fi
+}
+
+# final_image READY: what envholder wrote in READY says it runs in the
+# holder's process, without the library's variables, with 1022/1023
+# hidden.
+final_image() {
+	[ "$(head -n 1 "$1")" = "$HOLDER_PID" ]
+	grep -qx "$(no_preload)" "$1"
+	grep -qx 'SINGLE_HELD unset' "$1"
+	grep -qx 'close1022=-1 EBADF' "$1"
+	grep -qx 'close1023=-1 EBADF' "$1"
+}
+
+@test "a #!/bin/sh wrapper ending in exec bash -c 'exec prog' keeps its lock in prog" {
+	cat >"$T/wrapper" <<EOF
+#!/bin/sh
+exec bash -c 'exec "\$0" "\$@"' "$BIN/envholder" "\$1" "\$2"
+EOF
+	chmod +x "$T/wrapper"
+	local lock
+	lock=$(lock_name "$T/wrapper")
+	start_holder w -- "$T/wrapper" "$T/w.ready" "$T/release.w"
+	final_image "$T/w.ready"
+	is_locked "$lock"
+	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
+	refused "$T/wrapper" "$T/second.ready" "$T/nofifo"
+	[ ! -e "$T/second.ready" ]
+	finish w
+	lock_is_free "$lock"
+}
+
+# Every stage of a wrapper chain stops on a FIFO; at each stop the lock
+# is held and a second start refused.  Meanwhile a second start is tried
+# over and over, so the exec moments themselves are covered as well.
+@test "a second start of a wrapper is refused at every stage of its exec chain" {
+	cat >"$T/chain" <<EOF
+#!/bin/sh
+# chain DIR READY RELEASE
+echo \$\$ >"\$1/stage1.tmp" && mv "\$1/stage1.tmp" "\$1/stage1"
+read _ <"\$1/go1"
+exec bash -c 'echo \$\$ >"\$3/stage2.tmp" && mv "\$3/stage2.tmp" "\$3/stage2"
+read -r _ <"\$3/go2"
+exec "\$0" "\$1" "\$2"' "$BIN/envholder" "\$2" "\$3" "\$1"
+EOF
+	chmod +x "$T/chain"
+	local lock stage n=0
+	lock=$(lock_name "$T/chain")
+	mkdir "$T/a" "$T/b"
+	mkfifo "$T/a/go1" "$T/a/go2"
+	mkfifo "$T/release.chain"
+	LD_PRELOAD=$PRELOAD "$T/chain" "$T/a" "$T/chain.ready" "$T/release.chain" 3>&- &
+	HOLDER_PID=$!
+	wait_for_file "$T/a/stage1"
+	[ "$(cat "$T/a/stage1")" = "$HOLDER_PID" ]
+	(
+		while [ ! -e "$T/chain.ready" ]; do
+			LD_PRELOAD=$PRELOAD "$T/chain" "$T/b" "$T/b/ready" "$T/b/release" \
+				>/dev/null 2>&1 || echo "a second start failed: $?"
+			n=$((n + 1))
+		done
+		echo "$n" >"$T/tries"
+	) 3>&- &
+	for stage in 1 2; do
+		wait_for_file "$T/a/stage$stage"
+		is_locked "$lock"
+		[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
+		refused "$T/chain" "$T/b" "$T/b/ready" "$T/b/release"
+		[ ! -e "$T/b/stage1" ]
+		: >"$T/a/go$stage"
+	done
+	wait_for_file "$T/chain.ready"
+	final_image "$T/chain.ready"
+	is_locked "$lock"
+	refused "$T/chain" "$T/b" "$T/b/ready" "$T/b/release"
+	wait_for_file "$T/tries"
+	echo "second starts during the chain: $(cat "$T/tries")"
+	[ ! -e "$T/b/stage1" ]
+	[ ! -e "$T/b/ready" ]
+	finish chain
+	lock_is_free "$lock"
+}
+
+@test "bash -c 'prog ...' runs prog in its own process, which keeps the lock" {
+	local text='"$0" "$@"' lock
+	start_holder bc -- bash -c "$text" "$BIN/envholder" "$T/bc.ready" "$T/release.bc"
+	final_image "$T/bc.ready"
+	lock=$(lock_name /usr/bin/bash -c "$text")
+	[ -e "$lock" ]
+	is_locked "$lock"
+	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
+	refused bash -c "$text" "$BIN/envholder" "$T/second.ready" "$T/nofifo"
+	[ ! -e "$T/second.ready" ]
+	finish bc
+	lock_is_free "$lock"
+}
+
+# via FUNC: execvia execs envholder through FUNC; the lock goes with it.
+via() {
+	local fn=$1 target=$BIN/envholder lock
+	case $fn in
+	execvp | execvpe | execlp) target=envholder ;;  # found through PATH
+	esac
+	lock=$(lock_name "$BIN/execvia")
+	start_holder via "PATH=$BIN:$PATH" -- "$BIN/execvia" "$fn" "$target" \
+		"$T/via.ready" "$T/release.via"
+	final_image "$T/via.ready"
+	is_locked "$lock"
+	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
+	PATH=$BIN:$PATH refused "$BIN/execvia" "$fn" "$target" "$T/second.ready" "$T/nofifo"
+	[ ! -e "$T/second.ready" ]
+	finish via
+	lock_is_free "$lock"
+}
+
+@test "execve keeps the lock in the new image" { via execve; }
+@test "execv keeps the lock in the new image" { via execv; }
+@test "execvp keeps the lock in the new image" { via execvp; }
+@test "execvpe keeps the lock in the new image" { via execvpe; }
+@test "execl keeps the lock in the new image" { via execl; }
+@test "execlp keeps the lock in the new image" { via execlp; }
+@test "execle keeps the lock in the new image" { via execle; }
+@test "fexecve keeps the lock in the new image" { via fexecve; }
+@test "execveat keeps the lock in the new image" { via execveat; }
+
+# fails FUNC ERRNO: execvia's exec through FUNC fails; the program goes on
+# holding the lock, with nothing changed, and its child does not get it.
+fails() {
+	local fn=$1 err=$2 target=$T/missing lock child
+	[ "$fn" = fexecve ] && { : >"$T/notexec"; target=$T/notexec; }
+	lock=$(lock_name "$BIN/execvia")
+	mkfifo "$T/release.fail.child"
+	start_holder fail -- "$BIN/execvia" "$fn" "$target" "$T/fail.ready" \
+		"$T/release.fail"
+	[ "$(head -n 1 "$T/fail.ready")" = "$HOLDER_PID" ]
+	grep -qx "errno=$err" "$T/fail.ready"
+	grep -qx "$(no_preload)" "$T/fail.ready"
+	grep -qx 'SINGLE_HELD unset' "$T/fail.ready"
+	grep -qx 'close1022=-1 EBADF' "$T/fail.ready"
+	grep -qx 'close1023=-1 EBADF' "$T/fail.ready"
+	child=$(sed -n 's/^child=//p' "$T/fail.ready")
+	[ -n "$child" ]
+	is_locked "$lock"
+	# the child was started after the failed exec: close-on-exec is back
+	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
+	refused "$BIN/execvia" "$fn" "$target" "$T/second.ready" "$T/nofifo"
+	[ ! -e "$T/second.ready" ]
+	finish fail
+	lock_is_free "$lock"
+	kill -0 "$child"
+	: >"$T/release.fail.child"
+}
+
+@test "a failing execve changes nothing: lock held, descriptors hidden, errno ENOENT" { fails execve ENOENT; }
+@test "a failing execv changes nothing" { fails execv ENOENT; }
+@test "a failing execvp changes nothing" { fails execvp ENOENT; }
+@test "a failing execvpe changes nothing" { fails execvpe ENOENT; }
+@test "a failing execl changes nothing" { fails execl ENOENT; }
+@test "a failing execlp changes nothing" { fails execlp ENOENT; }
+@test "a failing execle changes nothing" { fails execle ENOENT; }
+@test "a failing fexecve (file not executable) changes nothing, errno EACCES" { fails fexecve EACCES; }
+@test "a failing execveat changes nothing" { fails execveat ENOENT; }
+
+@test "the children of the exec'd image do not get the lock" {
+	local lock child
+	lock=$(lock_name /usr/bin/bash -c 'exec "$0" "$@"')
+	mkfifo "$T/release.ch.child"
+	start_holder ch -- bash -c 'exec "$0" "$@"' "$BIN/envholder" "$T/ch.ready" \
+		"$T/release.ch" child
+	final_image "$T/ch.ready"
+	child=$(sed -n 's/^child=//p' "$T/ch.ready")
+	[ -n "$child" ]
+	[ -e "$lock" ]
+	is_locked "$lock"
+	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
+	finish ch
+	kill -0 "$child"
+	lock_is_free "$lock"
+	# the next start runs while the child still runs
+	start_holder next -- bash -c 'exec "$0" "$@"' "$BIN/holder" "$T/next.ready" \
+		"$T/release.next"
+	is_locked "$lock"
+	release next
+	: >"$T/release.ch.child"
+}

@@ -1,0 +1,208 @@
+#!/bin/bash
+# stress.sh [ROUNDS [N [CYCLES]]]: the lock under load (issue #3).
+#
+# Race: in each of ROUNDS rounds (default 20), N starts (default 200) of
+# tests/bin/holder wait on one FIFO and are let go together when it
+# reaches end of file; exactly one of them may run its main() (each main
+# records its pid), the others must be skipped (exit status
+# SINGLE_CONFLICT_EXIT, set to 3 here).
+#
+# Cycles: CYCLES starts (default 10000) against one holder, each skipped;
+# afterwards the holder still holds the lock with as many descriptors as
+# before, and no process started here is left.
+#
+# The values can also come from the environment (ROUNDS=, N=, CYCLES=).
+# SINGLE_TESTLIB runs it against another build of the library,
+# SINGLE_TEST_PRELOAD_PREFIX puts entries before it in LD_PRELOAD.  Prints
+# one line per phase and exits 1 if anything was wrong.
+set -euo pipefail
+
+ROUNDS=${1:-${ROUNDS:-20}}
+N=${2:-${N:-200}}
+CYCLES=${3:-${CYCLES:-10000}}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+LIB=${SINGLE_TESTLIB:-$root/preload/libsingle.so}
+# as in tests/helpers.bash: entries to put before the library (ASan runtime)
+PRELOAD=${SINGLE_TEST_PRELOAD_PREFIX:+$SINGLE_TEST_PRELOAD_PREFIX:}$LIB
+BIN=$root/tests/bin
+for f in "$LIB" "$BIN/holder"; do
+	[ -e "$f" ] || { echo "stress: $f missing (run make first)" >&2; exit 2; }
+done
+
+unset SINGLE_KEY SINGLE_WAIT SINGLE_VERBOSE SINGLE_ON_ERROR SINGLE_PROGRAMS \
+	SINGLE_SCOPE SINGLE_MAX SINGLE_REPLACE SINGLE_EXPLAIN SINGLE_HELD LD_PRELOAD
+work=$(mktemp -d "${TMPDIR:-/tmp}/libsingle-stress.XXXXXX")
+export SINGLE_DIR=$work/locks SINGLE_CONFLICT_EXIT=3
+failures=0
+
+cleanup() {
+	local pids
+	pids=$(jobs -p)
+	# shellcheck disable=SC2086 # one pid a word
+	[ -z "$pids" ] || kill $pids 2>/dev/null || true
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# is_free: the holder's lock file (the only one in SINGLE_DIR) is not
+# locked, checked with flock(1)
+is_free() {
+	local locks=("$SINGLE_DIR"/*.lock)
+	if [ ${#locks[@]} -ne 1 ] || [ ! -e "${locks[0]}" ]; then
+		echo "stress: expected one lock file in $SINGLE_DIR: ${locks[*]}" >&2
+		return 2
+	fi
+	flock -n "${locks[0]}" true
+}
+
+fail() {
+	echo "stress: FAIL: $*" >&2
+	failures=$((failures + 1))
+}
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+count() { # count GLOB...: how many of the files exist
+	local n=0 f
+	for f; do [ -e "$f" ] && n=$((n + 1)); done
+	echo "$n"
+}
+
+# until_true SECONDS CMD...: run CMD every 10 ms until it succeeds;
+# fails after SECONDS.
+until_true() {
+	local tries=$(($1 * 100))
+	shift
+	until "$@"; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || return 1
+		sleep 0.01
+	done
+}
+
+# ---- race ---------------------------------------------------------------
+
+all_armed() { [ "$(count "$dir"/armed/*)" -ge "$N" ]; }
+
+# every process still running has run its main: the others are gone
+settled() {
+	local alive=0 p
+	for p in "${pids[@]}"; do
+		kill -0 "$p" 2>/dev/null && alive=$((alive + 1))
+	done
+	[ "$alive" -eq "$(count "$dir"/ran/*)" ]
+}
+
+# let every runner go: they wait to open the FIFO for reading
+let_go() {
+	local p
+	for p in "${pids[@]}"; do
+		while kill -0 "$p" 2>/dev/null; do
+			exec 8<>"$dir/release"
+			exec 8>&-
+			sleep 0.01
+		done
+	done
+}
+
+race_round() {
+	local round=$1 i ran st status_ok=0 status_skip=0 status_other=0
+	dir=$work/round.$round
+	pids=()
+	mkdir -p "$dir/armed" "$dir/ran"
+	mkfifo "$dir/go" "$dir/release"
+	# the FIFO's only writer: its end of file lets every start go at once
+	exec 9<>"$dir/go"
+	for ((i = 0; i < N; i++)); do
+		(
+			exec <"$dir/go"
+			: >"$dir/armed/$BASHPID"
+			read -r _ || true
+			LD_PRELOAD=$PRELOAD exec "$BIN/holder" "$dir/ran/$BASHPID" "$dir/release"
+		) 9>&- 2>>"$work/race.err" &
+		pids+=($!)
+	done
+	until_true 60 all_armed || fail "round $round: not all $N starts got ready"
+	exec 9>&-
+	until_true 60 settled || fail "round $round: starts neither ran nor ended"
+	ran=$(count "$dir"/ran/*)
+	[ "$ran" -eq 1 ] || fail "round $round: $ran of $N starts ran their main()"
+	let_go
+	for i in "${pids[@]}"; do
+		st=0
+		wait "$i" || st=$?
+		case $st in
+		0) status_ok=$((status_ok + 1)) ;;
+		3) status_skip=$((status_skip + 1)) ;;
+		*) status_other=$((status_other + 1)) ;;
+		esac
+	done
+	if [ "$status_ok" -ne 1 ] || [ "$status_skip" -ne $((N - 1)) ]; then
+		fail "round $round: exit statuses: $status_ok ran, $status_skip skipped, $status_other other (stderr: $(head -c 500 "$work/race.err"))"
+	fi
+	is_free || fail "round $round: the lock is still held after every start ended"
+	rm -rf "$dir"
+}
+
+start=$(now)
+before=$failures
+for ((r = 1; r <= ROUNDS; r++)); do
+	race_round "$r"
+done
+echo "race: $ROUNDS rounds of $N simultaneous starts, $((failures - before)) failures, $(since "$start")s"
+
+# ---- start/skip cycles against one holder --------------------------------
+
+fdcount() { local fds=(/proc/"$1"/fd/*); echo "${#fds[@]}"; }
+
+start=$(now)
+before=$failures
+mkfifo "$work/release"
+LD_PRELOAD=$PRELOAD "$BIN/holder" "$work/holder.ready" "$work/release" &
+holder=$!
+until_true 10 test -e "$work/holder.ready" || fail "the holder never got ready"
+fds_before=$(fdcount "$holder")
+skipped=0
+others=()     # "cycle:status" of every start not skipped
+for ((i = 0; i < CYCLES; i++)); do
+	st=0
+	# a start that wrongly runs main() writes skip.ready and ends (no FIFO)
+	LD_PRELOAD=$PRELOAD "$BIN/holder" "$work/skip.ready" "$work/nofifo" 2>>"$work/cycles.err" || st=$?
+	if [ "$st" -eq 3 ]; then
+		skipped=$((skipped + 1))
+	else
+		others+=("$i:$st")
+	fi
+done
+[ "$skipped" -eq "$CYCLES" ] ||
+	fail "cycles: only $skipped of $CYCLES starts were skipped (cycle:status ${others[*]:0:20}; stderr: $(head -c 500 "$work/cycles.err"))"
+[ ! -e "$work/skip.ready" ] || fail "cycles: a start ran its main() while the holder ran"
+fds_after=$(fdcount "$holder")
+[ "$fds_before" = "$fds_after" ] ||
+	fail "cycles: the holder had $fds_before descriptors, now $fds_after"
+st=0
+is_free || st=$?
+[ "$st" -eq 1 ] || fail "cycles: the holder lost its lock"
+exec 8<>"$work/release"
+exec 8>&-
+st=0
+wait "$holder" || st=$?
+[ "$st" -eq 0 ] || fail "cycles: the holder ended with status $st"
+is_free || fail "cycles: the lock is still held after the holder ended"
+
+# no process started here is left: every one had $work in its arguments
+strays=()
+for f in /proc/[0-9]*/cmdline; do
+	args=()
+	mapfile -d '' args 2>/dev/null <"$f" || continue
+	[[ "${args[*]}" == *"$work"* ]] && strays+=("${f//[!0-9]/}")
+done
+[ ${#strays[@]} -eq 0 ] || fail "processes left: ${strays[*]}"
+[ -z "$(jobs -p)" ] || fail "background jobs left: $(jobs -p | tr '\n' ' ')"
+echo "cycles: $CYCLES starts against one holder, $skipped skipped, holder descriptors $fds_before -> $fds_after, $((failures - before)) failures, $(since "$start")s"
+
+[ "$failures" -eq 0 ]
