@@ -66,9 +66,9 @@ static int dup_top(int fd)
 	struct rlimit rl;
 	int high = sys_fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
 
-	if (high < 0 && errno == EINVAL && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur > HIDDEN_N + 3)
-		high = fcntl(fd, F_DUPFD_CLOEXEC, (int)rl.rlim_cur - HIDDEN_N);
+	if (high < 0 && errno == EINVAL && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		high = sys_fcntl(fd, F_DUPFD_CLOEXEC, rl.rlim_cur > HIDDEN_N + 3 ?
+				 (long)rl.rlim_cur - HIDDEN_N : 3);
 	return high;
 }
 
@@ -203,12 +203,16 @@ int hide_fds(int lockfd, int dirfd)
 	int lock_high = dup_top(lockfd);
 	int dir_high = lock_high < 0 ? -1 : dup_top(dirfd);
 
-	if (dir_high < 0) {
+	if (dir_high >= 0) {
+		close_pair(lockfd, dirfd);
+	} else {
+		/* No room to move them (a tiny descriptor limit): they stay
+		 * where they are, hidden and close-on-exec all the same. */
 		if (lock_high >= 0)
 			__close(lock_high);
-		return -1;
+		lock_high = lockfd;
+		dir_high = dirfd;
 	}
-	close_pair(lockfd, dirfd);
 	__atomic_store_n(&hidden_fd[HIDDEN_LOCK], lock_high, __ATOMIC_RELEASE);
 	__atomic_store_n(&hidden_fd[HIDDEN_DIR], dir_high, __ATOMIC_RELEASE);
 	return 0;

@@ -53,11 +53,21 @@ static void seconds_text(char *buf, size_t cap, int64_t ns)
 
 /* ---- waiting for a blocking lock with a deadline -------------------- */
 
-/* The signal that ends a timed wait.  Its disposition, the mask and any
- * pending instance are put back exactly as they were, and a POSIX timer
- * (not alarm or setitimer) is used, so the program's own timers are not
- * touched. */
-#define WAIT_SIGNAL SIGRTMAX
+/* The signal that ends a timed wait: a real-time signal that is not
+ * already pending (one the program inherited pending must still be
+ * pending at main).  Its disposition and the mask are put back exactly as
+ * they were, and a POSIX timer (not alarm or setitimer) is used, so the
+ * program's own timers are not touched. */
+static int wait_signal(void)
+{
+	sigset_t pending;
+
+	sigpending(&pending);
+	for (int sig = SIGRTMAX; sig > SIGRTMIN; sig--)
+		if (!sigismember(&pending, sig))
+			return sig;
+	return SIGRTMIN;
+}
 
 static void wait_interrupted(int sig)
 {
@@ -68,22 +78,22 @@ static void wait_interrupted(int sig)
 static int flock_until(int fd, int64_t deadline)
 {
 	struct sigaction sa = { .sa_handler = wait_interrupted }, old_sa;
-	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL,
-				.sigev_signo = WAIT_SIGNAL };
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL };
 	struct itimerspec its = { .it_interval = { 0, 10 * 1000000 } };
 	sigset_t only, old_mask;
 	timer_t timer;
-	int rc = -1, err = 0;
+	int rc = -1, err = 0, sig;
 
 	if (deadline == WAIT_FOREVER) {
 		while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
 			;
 		return rc;
 	}
+	sev.sigev_signo = sig = wait_signal();
 	sigemptyset(&only);
-	sigaddset(&only, WAIT_SIGNAL);
+	sigaddset(&only, sig);
 	sigemptyset(&sa.sa_mask);
-	sigaction(WAIT_SIGNAL, &sa, &old_sa);
+	sigaction(sig, &sa, &old_sa);
 	sigprocmask(SIG_UNBLOCK, &only, &old_mask);
 	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) < 0) {
 		err = errno;
@@ -112,9 +122,9 @@ restore:
 		struct timespec zero = { 0, 0 };
 
 		sigprocmask(SIG_BLOCK, &only, NULL);
-		while (sigtimedwait(&only, NULL, &zero) == WAIT_SIGNAL)
+		while (sigtimedwait(&only, NULL, &zero) == sig)
 			;
-		sigaction(WAIT_SIGNAL, &old_sa, NULL);
+		sigaction(sig, &old_sa, NULL);
 		sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	}
 	errno = err;

@@ -7,6 +7,10 @@
 TESTS_DIR=$(cd "$BATS_TEST_DIRNAME" && pwd)
 ROOT_DIR=$(cd "$TESTS_DIR/.." && pwd)
 LIB=${SINGLE_TESTLIB:-$ROOT_DIR/preload/libsingle.so}
+# SINGLE_TEST_PRELOAD_PREFIX: entries put before the library in LD_PRELOAD
+# by preloaded and start_holder (make asan-test puts the ASan runtime
+# there: it must come first).
+PRELOAD=${SINGLE_TEST_PRELOAD_PREFIX:+$SINGLE_TEST_PRELOAD_PREFIX:}$LIB
 BIN=$TESTS_DIR/bin
 # A real interpreter, not a pyenv shim (a shim is a bash script).
 PYTHON=/usr/bin/python3
@@ -17,6 +21,7 @@ common_setup() {
 	unset SINGLE_KEY SINGLE_WAIT SINGLE_CONFLICT_EXIT SINGLE_VERBOSE \
 		SINGLE_ON_ERROR SINGLE_PROGRAMS SINGLE_SCOPE SINGLE_MAX \
 		SINGLE_REPLACE SINGLE_EXPLAIN SINGLE_HELD LD_PRELOAD
+	TEARDOWN_MOUNTS=() TEARDOWN_PATHS=()
 }
 
 # End every background job the test left running and wait for it, so no
@@ -26,11 +31,15 @@ common_teardown() {
 	pids=$(jobs -p)
 	[ -z "$pids" ] || kill $pids 2>/dev/null || true
 	wait 2>/dev/null || true
+	# what mount_tmpfs, mount_ro_bind and user_dir made
+	local m
+	for m in "${TEARDOWN_MOUNTS[@]}"; do umount -l "$m" 2>/dev/null; done
+	[ ${#TEARDOWN_PATHS[@]} -eq 0 ] || rm -rf "${TEARDOWN_PATHS[@]}"
 }
 
 # preloaded CMD...: run CMD with the library preloaded
 preloaded() {
-	LD_PRELOAD=$LIB "$@"
+	LD_PRELOAD=$PRELOAD "$@"
 }
 
 # wait_for_file FILE [SECONDS]: until FILE exists (written by the program
@@ -52,6 +61,15 @@ wait_for_file() {
 # is tests/bin/holder.  $T/NAME.ready gets its pid; writing to
 # $T/release.NAME ends it.
 start_holder() {
+	start_bg "$@"
+	HOLDER_PID=$BG_PID
+	HOLDER_LOCK=$(holder_lock)
+	wait_for_file "$T/$1.ready"
+}
+
+# start_bg NAME [ENV=VALUE...] [-- CMD...]: start_holder's first half:
+# start it in the background (BG_PID) and return at once.
+start_bg() {
 	local name=$1; shift
 	local envs=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
@@ -60,10 +78,8 @@ start_holder() {
 	if [ $# -eq 0 ]; then
 		set -- "$BIN/holder" "$T/$name.ready" "$T/release.$name"
 	fi
-	env "${envs[@]}" LD_PRELOAD="$LIB" "$@" 3>&- &
-	HOLDER_PID=$!
-	HOLDER_LOCK=$(holder_lock)
-	wait_for_file "$T/$name.ready"
+	env "${envs[@]}" LD_PRELOAD="$PRELOAD" "$@" 3>&- &
+	BG_PID=$!
 }
 
 # release NAME: let holder NAME end, and wait for it.
@@ -73,18 +89,33 @@ release() {
 	wait "${2:-$HOLDER_PID}" 2>/dev/null || true
 }
 
-# lock_name PATH [ARG...]: the lock file a program at PATH gets, as the
+# lock_name PATH [PART...]: the lock file a program at PATH gets, as the
 # README's rule states it: the path without its leading '/', '/' written
-# as '-', '-' and other bytes outside [A-Za-z0-9._,:] written %xx.
+# as '-', '-' and other bytes outside [A-Za-z0-9._,:] written %xx (a
+# leading '.' too); each PART (an inline flag, its text, an argument in
+# command scope) follows a '+', with '-' kept and '/' written %2f there.
+# Single-byte characters only; names too long to be hashed are not handled.
 lock_name() {
-	local path=${1#/} out='' c i
+	local path=${1#/} out='' c i part
+	shift
 	for ((i = 0; i < ${#path}; i++)); do
 		c=${path:i:1}
 		case $c in
 		/) out+=- ;;
-		[A-Za-z0-9._,:]) out+=$c ;;
+		.) [ -n "$out" ] && out+=. || out+=%2e ;;
+		[A-Za-z0-9_,:]) out+=$c ;;
 		*) out+=$(printf '%%%02x' "'$c") ;;
 		esac
+	done
+	for part; do
+		out+=+
+		for ((i = 0; i < ${#part}; i++)); do
+			c=${part:i:1}
+			case $c in
+			[A-Za-z0-9._,:-]) out+=$c ;;
+			*) out+=$(printf '%%%02x' "'$c") ;;
+			esac
+		done
 	done
 	echo "$SINGLE_DIR/$out.lock"
 }
@@ -103,4 +134,96 @@ is_locked() {
 as_user() {
 	local user=$1; shift
 	setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups -- "$@"
+}
+
+# fd_holders FILE: the pids (one a line, sorted) of every process with a
+# descriptor open on FILE, read from /proc/PID/fd.  Used to show which
+# processes share a lock: a child that holds the lock file open holds the
+# lock.
+fd_holders() {
+	local f
+	f=$(readlink -f "$1")
+	find /proc/[0-9]*/fd -maxdepth 1 -type l -printf '%p\t%l\n' 2>/dev/null |
+		awk -F'\t' -v f="$f" '$2 == f { split($1, p, "/"); print p[3] }' |
+		sort -nu
+}
+
+# ---- waiting starts, other users, mounts, descriptor limits ---------------
+
+# try_start [ENV=VALUE...] CMD...: CMD preloaded, bounded to 10 s, so a
+# start that wrongly waits or runs on fails (status 124) instead of hanging
+# the suite.  A holder that should end at once: `holder READY /dev/null`.
+try_start() {
+	timeout 10 env LD_PRELOAD="$PRELOAD" "$@"
+}
+
+# now_ms: a clock in milliseconds, to bound how long a start took
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# waiting_on FILE PID: PID is blocked in flock(2) waiting for FILE, as the
+# kernel lists waiters in /proc/locks ("N: -> FLOCK ... PID MAJ:MIN:INODE",
+# with more blanks before "->" for later waiters).
+waiting_on() {
+	local ino
+	ino=$(stat -c %i "$1" 2>/dev/null) || return 1
+	grep -Eq "^[0-9]+:( +->)+ +FLOCK +ADVISORY +WRITE +$2 +[0-9a-f]+:[0-9a-f]+:$ino " /proc/locks
+}
+
+# start_waiter NAME LOCKFILE [ENV=VALUE...] [-- CMD...]: start like
+# start_holder (pass a SINGLE_WAIT), but return once the start is blocked
+# waiting for LOCKFILE; WAITER_PID is its pid.  Fails if it ends, its main
+# runs, or it does not wait within 10 s.
+start_waiter() {
+	local name=$1 lock=$2 tries=1000
+	shift 2
+	start_bg "$name" "$@"
+	WAITER_PID=$BG_PID
+	until waiting_on "$lock" "$WAITER_PID"; do
+		tries=$((tries - 1))
+		if [ "$tries" -le 0 ] || [ -e "$T/$name.ready" ] ||
+			! kill -0 "$WAITER_PID" 2>/dev/null; then
+			echo "start $name never waited for $lock" >&2
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
+# user_dir USER: USER_DIR is a new directory under /tmp owned by USER,
+# mode 0755 (the bats temp dir is closed to other users); removed at
+# teardown.
+user_dir() {
+	USER_DIR=$(mktemp -d /tmp/libsingle-test.XXXXXX) || return 1
+	TEARDOWN_PATHS+=("$USER_DIR")
+	chmod 755 "$USER_DIR" && chown "$1:" "$USER_DIR"
+}
+
+# mount_tmpfs DIR OPTIONS: mount a tmpfs on DIR (root only); unmounted at
+# teardown.
+mount_tmpfs() {
+	mkdir -p "$1" && mount -t tmpfs -o "$2" libsingle-test "$1" &&
+		TEARDOWN_MOUNTS+=("$1")
+}
+
+# mount_ro_bind SRC DIR: a read-only view of SRC on DIR (root only);
+# unmounted at teardown.
+mount_ro_bind() {
+	mkdir -p "$2" && mount --bind "$1" "$2" && TEARDOWN_MOUNTS+=("$2") &&
+		mount -o remount,bind,ro "$2"
+}
+
+# with_fd_limit N CMD...: run CMD with only descriptors 0-2 open (bats
+# keeps others open) and a soft RLIMIT_NOFILE of N.
+with_fd_limit() {
+	local n=$1 fd
+	shift
+	(
+		for fd in "/proc/$BASHPID/fd/"*; do
+			fd=${fd##*/}
+			[ "$fd" -le 2 ] || eval "exec $fd>&-"
+		done
+		ulimit -S -n "$n" && exec "$@"
+	)
 }

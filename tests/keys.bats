@@ -1,0 +1,295 @@
+#!/usr/bin/env bats
+# Which starts exclude each other (the key), and the lock file names.
+#
+# Every script here is a small "holder": JOB READY [RELEASE] writes its pid
+# to READY, then, given RELEASE, reads that FIFO until it is closed.
+
+load helpers
+
+setup() {
+	common_setup
+	cd "$T"
+	R=$(pwd -P)	# $T with symlinks resolved, as keys are
+	PERL=$(command -v perl)
+}
+teardown() { common_teardown; }
+
+# write_job FILE: a holder script in the language of FILE's extension
+write_job() {
+	case $1 in
+	*.py) cat >"$1" <<-'EOF'
+		#!/usr/bin/python3
+		import os, sys
+		with open(sys.argv[1] + ".tmp", "w") as f:
+		    f.write("%d\n" % os.getpid())
+		os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+		if len(sys.argv) > 2:
+		    open(sys.argv[2]).read()
+		EOF
+		;;
+	*.sh) cat >"$1" <<-'EOF'
+		#!/bin/sh
+		echo $$ >"$1.tmp" && mv "$1.tmp" "$1"
+		[ -z "$2" ] || read -r _ <"$2" || :
+		EOF
+		;;
+	*.pl) cat >"$1" <<-'EOF'
+		#!/usr/bin/perl
+		open(my $f, ">", "$ARGV[0].tmp") or die; print $f "$$\n"; close $f;
+		rename("$ARGV[0].tmp", $ARGV[0]) or die;
+		if (@ARGV > 1) { open(my $r, "<", $ARGV[1]) or die; local $/; <$r>; }
+		EOF
+		;;
+	*.rb) cat >"$1" <<-'EOF'
+		#!/usr/bin/env ruby
+		File.write(ARGV[0] + ".tmp", "#{Process.pid}\n")
+		File.rename(ARGV[0] + ".tmp", ARGV[0])
+		File.read(ARGV[1]) if ARGV.length > 1
+		EOF
+		;;
+	*.js) cat >"$1" <<-'EOF'
+		#!/usr/bin/env node
+		const fs = require("fs"), a = process.argv.slice(2);
+		fs.writeFileSync(a[0] + ".tmp", process.pid + "\n");
+		fs.renameSync(a[0] + ".tmp", a[0]);
+		if (a.length > 1) fs.readFileSync(a[1]);
+		EOF
+		;;
+	esac
+	chmod +x "$1"
+}
+
+# exclusive LOCKFILE FORM...: each FORM (a command line, split on blanks,
+# run in $T) holds LOCKFILE and keeps every other FORM out.
+exclusive() {
+	local lock=$1 i j
+	shift
+	local forms=("$@")
+	for i in "${!forms[@]}"; do
+		# shellcheck disable=SC2086
+		start_holder "h$i" -- ${forms[i]} "$T/h$i.ready" "$T/release.h$i"
+		if ! is_locked "$lock"; then
+			echo "'${forms[i]}' runs without holding $lock" >&2
+			return 1
+		fi
+		for j in "${!forms[@]}"; do
+			[ "$i" != "$j" ] || continue
+			# shellcheck disable=SC2086
+			run try_start ${forms[j]} "$T/o$i-$j.ready" /dev/null
+			if [ "$status" -ne 0 ] || [ -n "$output" ] || [ -e "$T/o$i-$j.ready" ]; then
+				echo "'${forms[j]}' started (status $status: $output) while '${forms[i]}' ran" >&2
+				return 1
+			fi
+		done
+		release "h$i"
+	done
+	# all of them used the one file
+	[ "$(ls "$SINGLE_DIR")" = "${lock##*/}" ]
+}
+
+# runs_beside LOCKFILE FORM OTHER...: while FORM holds LOCKFILE, each
+# OTHER start runs.
+runs_beside() {
+	local lock=$1 form=$2 k=0 other
+	shift 2
+	# shellcheck disable=SC2086
+	start_holder beside -- $form "$T/beside.ready" "$T/release.beside"
+	is_locked "$lock"
+	for other; do
+		k=$((k + 1))
+		# shellcheck disable=SC2086
+		run try_start $other "$T/other$k.ready" /dev/null
+		if [ "$status" -ne 0 ] || [ ! -e "$T/other$k.ready" ]; then
+			echo "'$other' did not run (status $status: $output) beside '$form'" >&2
+			return 1
+		fi
+	done
+	release beside
+}
+
+@test "python: ./job.py, python3 job.py, python3 /abs/job.py, env python3 job.py and a symlink exclude one another" {
+	write_job job.py
+	ln -s job.py link.py
+	exclusive "$(lock_name "$R/job.py")" ./job.py "$PYTHON job.py" \
+		"$PYTHON $T/job.py" "env $PYTHON job.py" ./link.py
+}
+
+@test "python: another script, or a copy of the script elsewhere, runs beside job.py" {
+	write_job job.py
+	write_job other.py
+	mkdir copy && cp job.py copy/job.py
+	runs_beside "$(lock_name "$R/job.py")" ./job.py "$PYTHON other.py" \
+		"$PYTHON copy/job.py" ./copy/job.py
+}
+
+@test "shell: ./job.sh, sh job.sh, bash job.sh, dash /abs/job.sh, env sh job.sh and a symlink exclude one another" {
+	write_job job.sh
+	ln -s job.sh link.sh
+	exclusive "$(lock_name "$R/job.sh")" ./job.sh "sh job.sh" "bash job.sh" \
+		"dash $T/job.sh" "/bin/sh job.sh" "env sh job.sh" ./link.sh
+}
+
+@test "shell: another script runs beside job.sh" {
+	write_job job.sh
+	write_job other.sh
+	runs_beside "$(lock_name "$R/job.sh")" ./job.sh "sh other.sh" "bash other.sh" ./other.sh
+}
+
+@test "perl: ./job.pl, perl job.pl, perl /abs/job.pl, env perl job.pl and a symlink exclude one another" {
+	write_job job.pl
+	ln -s job.pl link.pl
+	exclusive "$(lock_name "$R/job.pl")" ./job.pl "perl job.pl" \
+		"$PERL $T/job.pl" "env perl job.pl" ./link.pl
+}
+
+@test "perl: another script runs beside job.pl" {
+	write_job job.pl
+	write_job other.pl
+	runs_beside "$(lock_name "$R/job.pl")" ./job.pl "perl other.pl"
+}
+
+@test "ruby: ./job.rb, ruby job.rb, ruby /abs/job.rb, env ruby job.rb and a symlink exclude one another; other.rb runs beside" {
+	command -v ruby >/dev/null || skip "ruby is not installed"
+	write_job job.rb
+	write_job other.rb
+	ln -s job.rb link.rb
+	exclusive "$(lock_name "$R/job.rb")" ./job.rb "ruby job.rb" \
+		"$(command -v ruby) $T/job.rb" "env ruby job.rb" ./link.rb
+	runs_beside "$(lock_name "$R/job.rb")" ./job.rb "ruby other.rb"
+}
+
+@test "node: ./job.js (#!/usr/bin/env node), node job.js, node /abs/job.js, env node job.js and a symlink exclude one another; other.js runs beside" {
+	command -v node >/dev/null || skip "node is not installed"
+	write_job job.js
+	write_job other.js
+	ln -s job.js link.js
+	exclusive "$(lock_name "$R/job.js")" ./job.js "node job.js" \
+		"$(command -v node) $T/job.js" "env node job.js" ./link.js
+	runs_beside "$(lock_name "$R/job.js")" ./job.js "node other.js"
+}
+
+# Inline code: TEXT writes $0 or argv[1] as READY and waits on the next
+# argument, like the scripts above.
+SH_TEXT='echo $$ >"$0.tmp" && mv "$0.tmp" "$0"; [ -z "$1" ] || read -r _ <"$1" || :'
+PY_TEXT='import os, sys
+open(sys.argv[1] + ".tmp", "w").write("%d\n" % os.getpid())
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+len(sys.argv) > 2 and open(sys.argv[2]).read()'
+PL_TEXT='open(my $f, ">", "$ARGV[0].tmp") or die; print $f "$$\n"; close $f;
+rename("$ARGV[0].tmp", $ARGV[0]) or die;
+if (@ARGV > 1) { open(my $r, "<", $ARGV[1]) or die; local $/; <$r>; }'
+
+# inline INTERP FLAG TEXT: the same text excludes itself, a different text
+# runs beside it, and the lock file is the interpreter + flag + text.
+inline() {
+	local interp=$1 flag=$2 text=$3 lock
+	lock=$(lock_name "$(realpath "$(command -v "$interp")")" "$flag" "$text")
+	start_holder same -- "$interp" "$flag" "$text" "$T/same.ready" "$T/release.same"
+	is_locked "$lock"
+	run try_start "$interp" "$flag" "$text" "$T/again.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/again.ready" ]
+	run try_start "$interp" "$flag" "$text # another text" "$T/other.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ -e "$T/other.ready" ]
+	release same
+}
+
+@test "sh -c TEXT: the same text excludes itself, a different text runs" {
+	inline sh -c "$SH_TEXT"
+}
+
+@test "bash -c TEXT: the same text excludes itself, a different text runs" {
+	inline bash -c "$SH_TEXT"
+}
+
+@test "python3 -c TEXT: the same text excludes itself, a different text runs" {
+	inline "$PYTHON" -c "$PY_TEXT"
+}
+
+@test "perl -e TEXT: the same text excludes itself, a different text runs" {
+	inline perl -e "$PL_TEXT"
+}
+
+@test "bash -c TEXT runs beside sh -c with the same TEXT (another interpreter)" {
+	start_holder sh -- sh -c "$SH_TEXT" "$T/sh.ready" "$T/release.sh"
+	run try_start bash -c "$SH_TEXT" "$T/bash.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ -e "$T/bash.ready" ]
+	release sh
+}
+
+@test "SINGLE_KEY: two different programs with the same key exclude each other" {
+	write_job job.py
+	start_holder first SINGLE_KEY=shared
+	[ -e "$SINGLE_DIR/@shared.lock" ]
+	is_locked "$SINGLE_DIR/@shared.lock"
+	run try_start SINGLE_KEY=shared "$PYTHON" job.py "$T/py.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/py.ready" ]
+	run try_start SINGLE_KEY=shared sh -c "$SH_TEXT" "$T/sh.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/sh.ready" ]
+	# another key, or the program's own key, is another lock
+	run try_start SINGLE_KEY=other "$BIN/holder" "$T/other.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ -e "$T/other.ready" ]
+	run try_start "$BIN/holder" "$T/own.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ -e "$T/own.ready" ]
+	release first
+}
+
+@test "lock file names are readable: /usr/bin/true gets usr-bin-true.lock" {
+	run try_start /usr/bin/true
+	[ "$status" -eq 0 ]
+	[ "$(ls "$SINGLE_DIR")" = usr-bin-true.lock ]
+}
+
+@test "lock file names are readable: bash -c 'exit 0' gets usr-bin-bash+-c+exit%200.lock" {
+	[ "$(realpath "$(command -v bash)")" = /usr/bin/bash ] || skip "bash is not /usr/bin/bash"
+	run try_start bash -c 'exit 0'
+	[ "$status" -eq 0 ]
+	[ "$(ls "$SINGLE_DIR")" = 'usr-bin-bash+-c+exit%200.lock' ]
+}
+
+@test "lock file names are readable: a script my-job.sh gets ...-my%2djob.sh.lock, SINGLE_KEY=mail gets @mail.lock" {
+	write_job my-job.sh
+	run try_start ./my-job.sh "$T/r1" /dev/null
+	[ "$status" -eq 0 ]
+	run try_start SINGLE_KEY=mail ./my-job.sh "$T/r2" /dev/null
+	[ "$status" -eq 0 ]
+	run ls "$SINGLE_DIR"
+	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[0]}" = @mail.lock ]
+	[ "${lines[1]}" = "$(basename "$(lock_name "$R/my-job.sh")")" ]
+	[[ ${lines[1]} == *-my%2djob.sh.lock ]]
+}
+
+@test "programs at /x/a-b and /x/a/b have different lock files and run side by side" {
+	mkdir a
+	cp "$BIN/holder" a-b
+	cp "$BIN/holder" a/b
+	start_holder dash -- "$T/a-b" "$T/dash.ready" "$T/release.dash"
+	start_holder slash -- "$T/a/b" "$T/slash.ready" "$T/release.slash"
+	is_locked "$(lock_name "$R/a-b")"
+	is_locked "$(lock_name "$R/a/b")"
+	[ "$(lock_name "$R/a-b")" != "$(lock_name "$R/a/b")" ]
+	[ "$(ls "$SINGLE_DIR" | wc -l)" -eq 2 ]
+	release dash "$(cat "$T/dash.ready")"
+	release slash "$(cat "$T/slash.ready")"
+}
+
+@test "SINGLE_KEY spelled like a program's lock name does not share its lock file" {
+	# the program's file is X.lock; SINGLE_KEY=X must not land on it
+	local body
+	body=$(basename "$(holder_lock)" .lock)
+	start_holder prog
+	start_holder named "SINGLE_KEY=$body"
+	is_locked "$(holder_lock)"
+	is_locked "$SINGLE_DIR/@$body.lock"
+	release prog "$(cat "$T/prog.ready")"
+	release named "$(cat "$T/named.ready")"
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bats
+# The lock is taken before main() and kept exactly as long as the program
+# runs; a start that finds it taken ends before main() without a trace.
+
+load helpers
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+@test "a started program runs and holds its lock until it exits" {
+	start_holder first
+	[ -s "$T/first.ready" ]
+	is_locked "$HOLDER_LOCK"
+	release first
+	! is_locked "$HOLDER_LOCK" || false
+}
+
+@test "the lock is already held when main() starts" {
+	# the program looks from inside main(): flock(1) on its own lock file
+	# must fail while main() runs
+	printf '#!/bin/sh\nflock -n "$1" true && echo free || echo held\n' >"$T/look.sh"
+	chmod +x "$T/look.sh"
+	run preloaded "$T/look.sh" "$(lock_name "$(realpath "$T/look.sh")")"
+	[ "$status" -eq 0 ]
+	[ "$output" = held ]
+	! is_locked "$(lock_name "$(realpath "$T/look.sh")")" || false
+}
+
+@test "a second start exits at once with status 0, prints nothing, and main never runs" {
+	start_holder first
+	local t0 took
+	t0=$(now_ms)
+	run try_start "$BIN/holder" "$T/second.ready" /dev/null
+	took=$(($(now_ms) - t0))
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/second.ready" ]
+	# "at once": no waiting, no retrying (generous for a loaded machine)
+	echo "took $took ms" >&2
+	[ "$took" -lt 1000 ]
+	is_locked "$HOLDER_LOCK"
+	# the holder is still the one running
+	kill -0 "$HOLDER_PID"
+	release first
+}
+
+@test "a second start exits with SINGLE_CONFLICT_EXIT when it is set" {
+	start_holder first
+	run try_start SINGLE_CONFLICT_EXIT=3 "$BIN/holder" "$T/second.ready" /dev/null
+	[ "$status" -eq 3 ]
+	[ -z "$output" ]
+	[ ! -e "$T/second.ready" ]
+	run try_start SINGLE_CONFLICT_EXIT=255 "$BIN/holder" "$T/third.ready" /dev/null
+	[ "$status" -eq 255 ]
+	[ -z "$output" ]
+	[ ! -e "$T/third.ready" ]
+	release first
+}
+
+@test "a skipped start runs no atexit handler and flushes no stdio buffer of the program" {
+	# without the library the program shows all three
+	run "$BIN/exitflush"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "atexit handler ran" ]
+	[ "${lines[1]}" = "stdio buffer flushed main ran" ]
+	# the first start runs as usual
+	run preloaded "$BIN/exitflush"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "stdio buffer flushed main ran" ]
+	# a second one while the lock is held shows nothing at all
+	start_holder first SINGLE_KEY=exitflush
+	SINGLE_KEY=exitflush run preloaded "$BIN/exitflush"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	release first
+}
+
+@test "a holder killed with SIGKILL frees the lock at once" {
+	start_holder first
+	is_locked "$HOLDER_LOCK"
+	kill -KILL "$HOLDER_PID"
+	wait "$HOLDER_PID" || true
+	# no grace period, no stale pid file to clean up
+	flock -n "$HOLDER_LOCK" true
+	start_holder next
+	is_locked "$HOLDER_LOCK"
+	release next
+}
+
+@test "the holder's pid is written into the lock file" {
+	start_holder first
+	[ "$(cat "$HOLDER_LOCK")" = "$(cat "$T/first.ready")" ]
+	release first
+	# the next holder replaces it, and nothing of a longer earlier
+	# content is left behind
+	printf '123456789012345\n' >"$HOLDER_LOCK"
+	start_holder second
+	[ "$(cat "$HOLDER_LOCK")" = "$(cat "$T/second.ready")" ]
+	[ "$(wc -c <"$HOLDER_LOCK")" -eq "$(wc -c <"$T/second.ready")" ]
+	release second
+}
+
+@test "a skipped start leaves the holder's pid in the lock file" {
+	start_holder first
+	run try_start "$BIN/holder" "$T/second.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ "$(cat "$HOLDER_LOCK")" = "$(cat "$T/first.ready")" ]
+	release first
+}

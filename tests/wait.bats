@@ -1,0 +1,143 @@
+#!/usr/bin/env bats
+# SINGLE_WAIT: waiting for the lock instead of skipping.
+
+load helpers
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+@test "SINGLE_WAIT=30: the waiter's main starts as soon as the holder ends" {
+	start_holder first
+	start_waiter waiter "$HOLDER_LOCK" SINGLE_WAIT=30
+	[ ! -e "$T/waiter.ready" ]
+	release first
+	# "as soon as": well within the 30 s the waiter was allowed
+	wait_for_file "$T/waiter.ready" 2
+	is_locked "$HOLDER_LOCK"
+	[ "$(cat "$HOLDER_LOCK")" = "$WAITER_PID" ]
+	release waiter "$WAITER_PID"
+	! is_locked "$HOLDER_LOCK" || false
+}
+
+@test "SINGLE_WAIT with a free lock runs at once" {
+	local t0
+	t0=$(now_ms)
+	run try_start SINGLE_WAIT=30 "$BIN/holder" "$T/r" /dev/null
+	[ "$status" -eq 0 ]
+	[ -e "$T/r" ]
+	[ $(($(now_ms) - t0)) -lt 2000 ]
+}
+
+@test "SINGLE_WAIT=0.5: at the deadline the start exits with status 0, silently, and main never runs" {
+	start_holder first
+	local t0 took
+	t0=$(now_ms)
+	run try_start SINGLE_WAIT=0.5 "$BIN/holder" "$T/late.ready" /dev/null
+	took=$(($(now_ms) - t0))
+	echo "took $took ms" >&2
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/late.ready" ]
+	[ "$took" -ge 500 ]
+	[ "$took" -lt 3000 ]
+	is_locked "$HOLDER_LOCK"
+	[ "$(cat "$HOLDER_LOCK")" = "$HOLDER_PID" ]
+	release first
+}
+
+@test "a wait that times out exits with SINGLE_CONFLICT_EXIT" {
+	start_holder first
+	run try_start SINGLE_WAIT=0.2 SINGLE_CONFLICT_EXIT=7 "$BIN/holder" "$T/late.ready" /dev/null
+	[ "$status" -eq 7 ]
+	[ -z "$output" ]
+	[ ! -e "$T/late.ready" ]
+	release first
+}
+
+@test "SINGLE_WAIT=inf waits until the holder ends, then runs" {
+	start_holder first
+	start_waiter waiter "$HOLDER_LOCK" SINGLE_WAIT=inf
+	[ ! -e "$T/waiter.ready" ]
+	release first
+	wait_for_file "$T/waiter.ready" 2
+	is_locked "$HOLDER_LOCK"
+	release waiter "$WAITER_PID"
+}
+
+@test "two waiters: each runs only when the one before it has ended" {
+	start_holder first
+	start_waiter w1 "$HOLDER_LOCK" SINGLE_WAIT=30
+	local w1=$WAITER_PID
+	start_waiter w2 "$HOLDER_LOCK" SINGLE_WAIT=30
+	local w2=$WAITER_PID
+	release first
+	# one of them gets it; the other keeps waiting
+	local tries=500
+	until [ -e "$T/w1.ready" ] || [ -e "$T/w2.ready" ]; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ]
+		sleep 0.01
+	done
+	local got=w1 got_pid=$w1 next=w2 next_pid=$w2
+	[ -e "$T/w1.ready" ] || { got=w2 got_pid=$w2 next=w1 next_pid=$w1; }
+	# (woken with the other, it may take a moment to block again)
+	tries=500
+	until waiting_on "$HOLDER_LOCK" "$next_pid"; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ]
+		[ ! -e "$T/$next.ready" ]
+		sleep 0.01
+	done
+	[ ! -e "$T/$next.ready" ]
+	release "$got" "$got_pid"
+	wait_for_file "$T/$next.ready" 2
+	release "$next" "$next_pid"
+}
+
+# state_after_wait OUT [ENV=VALUE...]: run sigstate with the library
+# while another start holds its key, so that it really waits (checked in
+# /proc/locks), let the holder go, and leave sigstate's output in OUT.
+state_after_wait() {
+	local out=$1
+	shift
+	start_holder holder SINGLE_KEY=sigstate
+	env "$@" SINGLE_KEY=sigstate SINGLE_WAIT=30 LD_PRELOAD="$PRELOAD" \
+		"$BIN/sigstate" >"$out" 3>&- &
+	local pid=$! tries=1000
+	until waiting_on "$SINGLE_DIR/@sigstate.lock" "$pid"; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ]
+		sleep 0.01
+	done
+	release holder
+	wait "$pid"
+}
+
+@test "after a wait, main sees the program's own signal handlers, mask, timers and errno" {
+	run "$BIN/sigstate"
+	[ "$status" -eq 0 ]
+	local without=$output
+	# sanity: the program really set something up
+	[[ $without == *"errno: 4242"* ]]
+	[[ $without == *"SIGRTMAX: handler=on_rt"* ]]
+	[[ $without == *"timers: ID:"* ]]
+	state_after_wait "$T/with"
+	diff -u <(echo "$without") "$T/with"
+}
+
+@test "after a wait, a signal that was pending before is still pending at main" {
+	SIGSTATE_PENDING=1 run "$BIN/sigstate"
+	[ "$status" -eq 0 ]
+	local without=$output
+	[[ $without == *"pending: $(kill -l RTMAX)"$'\n'* ]]
+	state_after_wait "$T/with" SIGSTATE_PENDING=1
+	diff -u <(echo "$without") "$T/with"
+}
+
+@test "a start that did not have to wait leaves the same state as without the library" {
+	run "$BIN/sigstate"
+	local without=$output
+	run try_start SINGLE_WAIT=30 "$BIN/sigstate"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$without" ]
+}
