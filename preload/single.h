@@ -153,7 +153,7 @@ SINGLE_HIDDEN int lockname_for(char *out, size_t cap, const char *path,
 			       char *const args[], int nargs);
 /* The lock file name for a SINGLE_KEY name: "@NAME.lock". */
 SINGLE_HIDDEN int lockname_named(char *out, size_t cap, const char *name);
-/* The name of slot N (N >= 2) of a lock: "base#N.lock". */
+/* The name of slot N (N >= 2) of a lock: "base.lock.N". */
 SINGLE_HIDDEN int lockname_slot(char *out, size_t cap, const char *base,
 				unsigned slot);
 /* Is NAME acceptable as SINGLE_KEY?  NULL if so, else why not. */
