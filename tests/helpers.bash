@@ -227,3 +227,21 @@ with_fd_limit() {
 		ulimit -S -n "$n" && exec "$@"
 	)
 }
+
+# kill_leftovers: end the programs a failed test left running that bats
+# does not know as jobs (started by a subshell, or by single(1) inside
+# one): every pid in this test's ready files ($T/*.ready, *.ready.child,
+# ran.*) whose command line or environment names $T, so a reused pid is
+# never hit.  For teardown, before common_teardown.
+kill_leftovers() {
+	local f pid
+	for f in "$T"/*.ready "$T"/*.ready.child "$T"/ran.*; do
+		[ -f "$f" ] || continue
+		pid=$(head -n 1 "$f")
+		[[ $pid =~ ^[0-9]+$ ]] || continue
+		if cat "/proc/$pid/cmdline" "/proc/$pid/environ" 2>/dev/null |
+			tr '\0' '\n' | grep -qF "$T"; then
+			kill "$pid" 2>/dev/null || true
+		fi
+	done
+}
