@@ -23,14 +23,25 @@
 
 #include "single.h"
 
-static char self_entry[PATH_MAX];   /* how LD_PRELOAD named us */
+/* How LD_PRELOAD named us, copied (the value is edited in place later)
+ * into a buffer small enough to keep the library's .bss within the page
+ * its data already uses: a larger one costs every process an mmap. */
+static char self_copy[1024];
+static const char *self_entry = self_copy;
 
-void exec_remember_self(const char *entry)
+int exec_remember_self(const char *entry, int lasting)
 {
 	size_t n = strlen(entry);
 
-	if (n < sizeof self_entry)
-		memcpy(self_entry, entry, n + 1);
+	if (lasting) {
+		self_entry = entry;
+		return 1;
+	}
+	if (n >= sizeof self_copy)
+		return 0;
+	memcpy(self_copy, entry, n + 1);
+	self_entry = self_copy;
+	return 1;
 }
 
 static int holding(void)
@@ -98,7 +109,8 @@ int exec_carrying(char *const envp[], exec_fn fn, const void *ctx)
 	if (fstat(hidden_fd[HIDDEN_LOCK], &st) < 0)
 		return fn(ctx, envp);
 	snprintf(held, sizeof held, "%s=%d:%d:%lu:%lu:%d", var_name(VAR_HELD),
-		 hidden_fd[HIDDEN_LOCK], hidden_fd[HIDDEN_DIR],
+		 hidden_fd[HIDDEN_LOCK], hidden_fd[HIDDEN_DIR] >= 0 ?
+		 hidden_fd[HIDDEN_DIR] : hidden_fd[HIDDEN_LOCK],
 		 (unsigned long)st.st_dev, (unsigned long)st.st_ino,
 		 (int)holder_pid);
 	env2[k++] = preload;
@@ -116,27 +128,48 @@ int exec_carrying(char *const envp[], exec_fn fn, const void *ctx)
 	return rc;
 }
 
+/* One field of SINGLE_HELD: a number up to max, then `end`. */
+static int held_field(const char **s, char end, unsigned long max,
+		      unsigned long *out)
+{
+	const char *p = scan_uint(*s, max, out);
+
+	if (!p || *p != end)
+		return -1;
+	*s = p + 1;
+	return 0;
+}
+
 /* The new image's side: take over what SINGLE_HELD names, if it really
- * is ours (same process, descriptors open on the same file).  Returns 1
- * when SINGLE_HELD was there at all: a process that finds it without
- * being the holder is a child of a program the library could not reach
- * (a static binary run through single(1)), and is left alone.  The
- * caller takes SINGLE_HELD out of the environment either way. */
+ * is ours (same process, descriptors open on the same file and
+ * directory).  Returns 1 when SINGLE_HELD was there at all: a process
+ * that finds it without being the holder is a child of a program the
+ * library could not reach (a static binary run through single(1)), and is
+ * left alone.  The caller takes SINGLE_HELD out of the environment either
+ * way. */
 int held_adopt(const char *v)
 {
-	int lockfd, dirfd, pid;
-	unsigned long dev, ino;
+	unsigned long lockfd, dirfd, dev, ino, pid;
 	struct stat st;
+	const char *p = v;
 
 	if (!v)
 		return 0;
-	if (sscanf(v, "%d:%d:%lu:%lu:%d", &lockfd, &dirfd, &dev, &ino, &pid) == 5 &&
-	    pid == getpid() && fstat(lockfd, &st) == 0 &&
-	    st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino) {
-		fcntl(lockfd, F_SETFD, FD_CLOEXEC);
-		fcntl(dirfd, F_SETFD, FD_CLOEXEC);
-		holder_pid = pid;
-		hidden_adopt(lockfd, dirfd);
-	}
+	if (held_field(&p, ':', INT_MAX, &lockfd) < 0 ||
+	    held_field(&p, ':', INT_MAX, &dirfd) < 0 ||
+	    held_field(&p, ':', ULONG_MAX, &dev) < 0 ||
+	    held_field(&p, ':', ULONG_MAX, &ino) < 0 ||
+	    held_field(&p, '\0', INT_MAX, &pid) < 0)
+		return 1;
+	if ((pid_t)pid != getpid() || fstat((int)lockfd, &st) < 0 ||
+	    st.st_dev != (dev_t)dev || st.st_ino != (ino_t)ino)
+		return 1;
+	fcntl((int)lockfd, F_SETFD, FD_CLOEXEC);
+	if (fstat((int)dirfd, &st) == 0 && S_ISDIR(st.st_mode))
+		fcntl((int)dirfd, F_SETFD, FD_CLOEXEC);
+	else
+		dirfd = (unsigned long)-1;
+	holder_pid = (pid_t)pid;
+	hidden_adopt((int)lockfd, (int)dirfd);
 	return 1;
 }

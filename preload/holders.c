@@ -134,7 +134,9 @@ static int listed_in_proc_locks(const char *needle)
 
 struct dirents {
 	int fd;
-	char buf[4096];
+	/* getdents64 keeps its records 8-byte aligned in the buffer: the
+	 * buffer must be too, for struct dirent64 to be read in place */
+	_Alignas(struct dirent64) char buf[4096];
 	long len, pos;
 };
 

@@ -23,18 +23,24 @@ extern int __close(int fd);
 #define LIBSINGLE_NAME "libsingle.so"
 #endif
 
+/* Our file name, as LD_PRELOAD entries end. */
+static const char *self_base = LIBSINGLE_NAME;
+
 /* Which LD_PRELOAD entry loaded us: exec carries it to the next image,
  * spelled the same way ("/usr/$LIB/libsingle.so" stays multilib).  Only
- * when the library came some other way (/etc/ld.so.preload) is the
- * loader asked for our path, which is slower. */
+ * when the library came some other way (/etc/ld.so.preload, or a copy
+ * under another name) is the loader asked for our path, which is slower. */
 static void self_find(const char *preload)
 {
 	Dl_info info;
 
-	if (preload && preload_has(preload, LIBSINGLE_NAME, exec_remember_self))
+	if (preload && preload_has(preload, self_base, exec_remember_self))
 		return;
-	if (dladdr((void *)self_find, &info) && info.dli_fname)
-		exec_remember_self(info.dli_fname);
+	/* the loader's own copy of our path lasts as long as we do */
+	if (dladdr((void *)self_find, &info) && info.dli_fname) {
+		self_base = path_basename(info.dli_fname);
+		exec_remember_self(info.dli_fname, 1);
+	}
 }
 
 /* Children are not the program: take our entry out of LD_PRELOAD (in
@@ -44,7 +50,7 @@ static void self_find(const char *preload)
 static void leave_environment(int stay, char *preload)
 {
 	int emptied = !stay && preload &&
-		      preload_remove(preload, LIBSINGLE_NAME) && !*preload;
+		      preload_remove(preload, self_base) && !*preload;
 
 	env_drop_start_settings(!stay, emptied);
 }

@@ -152,7 +152,7 @@ SINGLE_EXPORT int dup3(int oldfd, int newfd, int flags)
 		return (int)syscall(SYS_dup3, oldfd, newfd, flags);
 	if (is_hidden(oldfd))
 		return fail(EBADF);
-	if (is_hidden(newfd) && oldfd != newfd && hidden_evict(newfd) < 0)
+	if (is_hidden(newfd) && hidden_evict(newfd) < 0)
 		return fail(EMFILE);
 	return (int)syscall(SYS_dup3, oldfd, newfd, flags);
 }
@@ -248,7 +248,9 @@ SINGLE_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
 }
 
 /* The execl family: gather the variadic arguments into an array on the
- * stack, as glibc does. */
+ * stack, as glibc does.  The arguments name a declaration and a va_list:
+ * they cannot be parenthesised. */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
 #define GATHER_ARGS(arg, argv, ap, envp_out)                            \
 	size_t argc_ = 1;                                               \
 	va_start(ap, arg);                                              \
@@ -262,6 +264,7 @@ SINGLE_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
 		argv[i_] = va_arg(ap, char *);                          \
 	envp_out;                                                       \
 	va_end(ap)
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 SINGLE_EXPORT int execl(const char *path, const char *arg, ...)
 {

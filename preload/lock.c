@@ -79,7 +79,7 @@ static int flock_until(int fd, int64_t deadline)
 {
 	struct sigaction sa = { .sa_handler = wait_interrupted }, old_sa;
 	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL };
-	struct itimerspec its = { .it_interval = { 0, 10 * 1000000 } };
+	struct itimerspec its = { .it_interval = { 0, 10 * 1000000L } };
 	sigset_t only, old_mask;
 	timer_t timer;
 	int rc = -1, err = 0, sig;
@@ -258,15 +258,16 @@ enum lock_result lock_take(const struct lock_request *rq, struct lockdir *d,
 			   int *status)
 {
 	const struct settings *st = rq->st;
-	struct held h, first;
+	/* initialised: slots_try fills them only for max >= 1, which the
+	 * analyzers cannot see */
+	struct held h = { .fd = -1 }, first = { .fd = -1 };
 	int64_t wait = st->replace_ns >= 0 ? st->replace_ns : st->wait_ns;
 	int64_t deadline = 0;
 	int r, waiting = 0;
-	pid_t pid = 0;
+	pid_t pid;
 
 	if ((*status = lockdir_open(d, st->dir)))
 		return LOCK_ERROR;
-	first.fd = -1;
 	for (;;) {
 		r = slots_try(rq, d, &h, &first);
 		if (r == 1)
@@ -331,7 +332,7 @@ void lock_explain(const struct lock_request *rq, struct lockdir *d)
 	char line[PATH_MAX + 128];
 	pid_t pids[MAX_HOLDERS];
 	struct stat st;
-	int n = 0, len;
+	int n, len;
 
 	for (unsigned slot = 1; slot <= rq->st->max; slot++) {
 		char name[LOCKNAME_MAX];

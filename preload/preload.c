@@ -30,7 +30,7 @@ static int entry_is(const char *e, size_t n, const char *self_base)
 }
 
 int preload_has(const char *v, const char *self_base,
-		void (*found)(const char *entry))
+		int (*found)(const char *entry, int lasting))
 {
 	while (*v) {
 		size_t n;
@@ -46,9 +46,9 @@ int preload_has(const char *v, const char *self_base,
 				for (size_t i = 0; i < n; i++)
 					entry[i] = v[i];
 				entry[n] = '\0';
-				found(entry);
+				return found(entry, 0);
 			}
-			return 1;
+			return !found;
 		}
 		v += n;
 	}

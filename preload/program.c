@@ -182,7 +182,7 @@ int program_identify(struct program *p, int argc, char **argv)
 		char exe[PATH_MAX];
 
 		if (resolve(script, p->path) == 0 && self_exe(exe) == 0 &&
-		    strcmp(exe, p->path)) {
+		    strcmp(exe, p->path) != 0) {
 			for (int i = 1; i < argc; i++)
 				if (argv[i] == script || !strcmp(argv[i], script)) {
 					set_args(p, argv, i + 1, argc);

@@ -49,21 +49,30 @@ int parse_seconds(const char *s, int64_t *ns)
 	return 0;
 }
 
-int parse_uint(const char *s, unsigned long min, unsigned long max,
-	       unsigned long *out)
+const char *scan_uint(const char *s, unsigned long max, unsigned long *out)
 {
 	unsigned long v = 0;
 
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > max)
-			return -1;
+	if (*s < '0' || *s > '9')
+		return NULL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		unsigned long d = (unsigned long)(*s - '0');
+
+		if (d > max || v > (max - d) / 10)
+			return NULL;    /* past max, and never wrapping */
+		v = v * 10 + d;
 	}
-	if (v < min)
+	*out = v;
+	return s;
+}
+
+int parse_uint(const char *s, unsigned long min, unsigned long max,
+	       unsigned long *out)
+{
+	unsigned long v;
+	const char *end = scan_uint(s, max, &v);
+
+	if (!end || *end || v < min)
 		return -1;
 	*out = v;
 	return 0;

@@ -66,10 +66,12 @@ static inline int str_eq(const char *a, const char *b)
 /* s after prefix, or NULL if s does not start with it */
 static inline const char *after_prefix(const char *s, const char *prefix)
 {
-	while (*prefix)
-		if (*s++ != *prefix++)
+	size_t i;
+
+	for (i = 0; prefix[i]; i++)
+		if (s[i] != prefix[i])
 			return NULL;
-	return s;
+	return s + i;
 }
 
 /* ---- settings.c ------------------------------------------------------ */
@@ -96,6 +98,10 @@ SINGLE_HIDDEN int parse_seconds(const char *s, int64_t *ns);
 SINGLE_HIDDEN int parse_uint(const char *s, unsigned long min,
 			     unsigned long max, unsigned long *out);
 SINGLE_HIDDEN int parse_bool(const char *s, int *out);
+/* The decimal number at the start of s, at most max: what follows it, or
+ * NULL if there is no number or it is too large. */
+SINGLE_HIDDEN const char *scan_uint(const char *s, unsigned long max,
+				    unsigned long *out);
 /* v in decimal, NUL-terminated (buf holds 21 bytes); its length.  The
  * constructor's hot path uses it instead of snprintf. */
 SINGLE_HIDDEN size_t format_uint(char *buf, unsigned long v);
@@ -172,9 +178,9 @@ SINGLE_HIDDEN int programs_has_path(const char *list);
  * last entry, preceded it).  Returns 1 if anything was removed. */
 SINGLE_HIDDEN int preload_remove(char *v, const char *self_base);
 /* Does the value name our library?  If so, and found is not NULL, it is
- * called with that entry as written. */
+ * called with that entry as written, and its answer is returned. */
 SINGLE_HIDDEN int preload_has(const char *v, const char *self_base,
-			      void (*found)(const char *entry));
+			      int (*found)(const char *entry, int lasting));
 
 /* ---- program.c ------------------------------------------------------- */
 
@@ -266,7 +272,9 @@ SINGLE_HIDDEN int hidden_in_range(unsigned lo, unsigned hi);
 
 typedef int (*exec_fn)(const void *ctx, char *const envp[]);
 
-SINGLE_HIDDEN void exec_remember_self(const char *entry);
+/* Remember how to name the library to the next image: an LD_PRELOAD
+ * entry (copied: 0 if too long) or a string that lasts (kept as is). */
+SINGLE_HIDDEN int exec_remember_self(const char *entry, int lasting);
 /* Run fn with envp, or, in the lock's holder, with an environment that
  * carries the lock into the new image. */
 SINGLE_HIDDEN int exec_carrying(char *const envp[], exec_fn fn,

@@ -8,7 +8,7 @@ load helpers
 
 setup() {
 	common_setup
-	cd "$T"
+	cd "$T" || return 1
 	R=$(pwd -P)	# $T with symlinks resolved, as keys are
 	PERL=$(command -v perl)
 }

@@ -232,7 +232,7 @@ settings() {
 	single "$@" "$BIN/holder" "$T/env.ready" "$T/release.env" 3>&- &
 	wait_for_file "$T/env.ready"
 	tr '\0' '\n' <"/proc/$(cat "$T/env.ready")/environ" |
-		grep '^SINGLE_' | grep -Ev '^SINGLE_(LIB|DIR)=' | sort
+		grep '^SINGLE_' | grep -Ev '^SINGLE_(LIB|DIR|TESTLIB|TEST_PRELOAD_PREFIX)=' | sort
 	: >"$T/release.env"
 	wait
 }

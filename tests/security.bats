@@ -1,0 +1,203 @@
+#!/usr/bin/env bats
+# The security view: every refusal leaves the file system as it was.
+# Each case plants something hostile where the lock would go, starts a
+# program, and checks the one-line refusal, that main() never ran, and
+# that a snapshot of everything around (owners, modes, sizes, mtimes,
+# link targets) is unchanged: no file created, followed or written.
+
+load helpers
+
+setup() {
+	common_setup
+	W=$T/world          # what the snapshots cover
+	mkdir -m 700 "$W"
+	: >"$T/empty"       # holder's RELEASE: a regular empty file, so a
+	                    # holder whose main() runs ends at once
+	NAME=$(basename "$(SINGLE_DIR=. lock_name "$BIN/holder")")
+}
+teardown() {
+	[ -z "${SUID_LIB:-}" ] || rm -f "$SUID_LIB"
+	[ -z "${SUID_LOCK:-}" ] || rm -f "$SUID_LOCK"
+	common_teardown
+}
+
+# snapshot DIR...: one line per file: path, type, mode, owner, size,
+# mtime, link target
+snapshot() {
+	find "$@" -printf '%p %y %m %U:%G %s %T@ %l\n' | sort
+}
+
+# start_refused DIR: start the holder with SINGLE_DIR=DIR; the refusal is
+# in $status and $output.  $T/ran appears if main() ran.
+start_refused() {
+	run env SINGLE_DIR="$1" LD_PRELOAD="$PRELOAD" timeout 10 \
+		"$BIN/holder" "$T/ran" "$T/empty"
+}
+
+# refused STATUS LINE: the start ended with STATUS, printed exactly LINE
+# and nothing else, and main() did not run.
+refused() {
+	echo "status $status, output: $output" >&2
+	[ "$status" -eq "$1" ]
+	[ "$output" = "$2" ]
+	[ ! -e "$T/ran" ]
+}
+
+@test "a lock directory another user made is refused and left as it was" {
+	mkdir -m 700 "$W/locks"
+	chown nobody: "$W/locks"
+	before=$(snapshot "$W")
+	start_refused "$W/locks"
+	refused 77 "libsingle: unsafe lock directory $W/locks: owned by uid 65534, not 0"
+	[ "$(snapshot "$W")" = "$before" ]
+}
+
+@test "a lock file another user planted is refused and left unchanged" {
+	mkdir -m 700 "$W/locks"
+	echo planted >"$W/locks/$NAME"
+	chown nobody: "$W/locks/$NAME"
+	before=$(snapshot "$W")
+	start_refused "$W/locks"
+	refused 77 "libsingle: unsafe lock file $W/locks/$NAME: owned by uid 65534, not 0"
+	[ "$(snapshot "$W")" = "$before" ]
+	[ "$(cat "$W/locks/$NAME")" = planted ]
+}
+
+@test "a lock directory that is a symlink is refused; the directory it names stays empty" {
+	mkdir -m 700 "$W/real"
+	ln -s real "$W/locks"
+	before=$(snapshot "$W")
+	start_refused "$W/locks"
+	refused 77 "libsingle: unsafe lock directory $W/locks: a symbolic link"
+	[ "$(snapshot "$W")" = "$before" ]
+	[ -z "$(ls -A "$W/real")" ]
+}
+
+@test "a lock directory that is a dangling symlink is refused; its target is not created" {
+	ln -s "$W/elsewhere" "$W/locks"
+	before=$(snapshot "$W")
+	start_refused "$W/locks"
+	refused 77 "libsingle: unsafe lock directory $W/locks: a symbolic link"
+	[ "$(snapshot "$W")" = "$before" ]
+	[ ! -e "$W/elsewhere" ]
+}
+
+@test "a lock file that is a symlink is refused; the file it points to is untouched" {
+	mkdir -m 700 "$W/locks"
+	echo precious >"$W/target"
+	ln -s ../target "$W/locks/$NAME"
+	before=$(snapshot "$W")
+	start_refused "$W/locks"
+	refused 77 "libsingle: unsafe lock file $W/locks/$NAME: a symbolic link"
+	[ "$(snapshot "$W")" = "$before" ]
+	[ "$(cat "$W/target")" = precious ]
+}
+
+@test "a lock file that is a dangling symlink is refused; its target is not created" {
+	mkdir -m 700 "$W/locks"
+	ln -s ../created "$W/locks/$NAME"
+	before=$(snapshot "$W")
+	start_refused "$W/locks"
+	refused 77 "libsingle: unsafe lock file $W/locks/$NAME: a symbolic link"
+	[ "$(snapshot "$W")" = "$before" ]
+	[ ! -e "$W/created" ]
+}
+
+@test "a FIFO as lock file is refused without being opened" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	mkdir -m 700 "$W/locks"
+	mkfifo -m 600 "$W/locks/$NAME"
+	before=$(snapshot "$W")
+	# strace watches from outside: the FIFO must never be opened
+	run env SINGLE_DIR="$W/locks" timeout 10 strace -f -qq -o "$T/trace" \
+		-e trace=open,openat,openat2 -E LD_PRELOAD="$PRELOAD" \
+		"$BIN/holder" "$T/ran" "$T/empty"
+	refused 77 "libsingle: unsafe lock file $W/locks/$NAME: not a regular file"
+	[ "$(snapshot "$W")" = "$before" ]
+	grep -q 'openat(' "$T/trace"        # the trace did see opens
+	! grep -F "$NAME" "$T/trace" | grep -q open
+}
+
+@test "a world-writable lock directory is refused and nothing is created in it" {
+	mkdir "$W/locks"
+	chmod 777 "$W/locks"
+	before=$(snapshot "$W")
+	start_refused "$W/locks"
+	refused 77 "libsingle: unsafe lock directory $W/locks: writable by others (mode 0777)"
+	[ "$(snapshot "$W")" = "$before" ]
+}
+
+@test "a sticky world-writable lock directory (like /tmp) is refused too" {
+	mkdir "$W/locks"
+	chmod 1777 "$W/locks"
+	before=$(snapshot "$W")
+	start_refused "$W/locks"
+	refused 77 "libsingle: unsafe lock directory $W/locks: writable by others (mode 1777)"
+	[ "$(snapshot "$W")" = "$before" ]
+}
+
+@test "a group-writable lock directory is refused and nothing is created in it" {
+	mkdir "$W/locks"
+	chmod 770 "$W/locks"
+	before=$(snapshot "$W")
+	start_refused "$W/locks"
+	refused 77 "libsingle: unsafe lock directory $W/locks: writable by others (mode 0770)"
+	[ "$(snapshot "$W")" = "$before" ]
+}
+
+@test "a lock directory that cannot be created on a read-only file system: one line, exit 73" {
+	mount_tmpfs "$W/ro" ro,size=64k || skip "cannot mount a tmpfs here"
+	before=$(snapshot "$W")
+	start_refused "$W/ro/locks"
+	refused 73 "libsingle: cannot create lock directory $W/ro/locks: Read-only file system"
+	[ "$(snapshot "$W")" = "$before" ]
+}
+
+@test "a lock file that cannot be created on a read-only file system: one line, exit 73" {
+	mount_tmpfs "$W/ro" size=64k || skip "cannot mount a tmpfs here"
+	mkdir -m 700 "$W/ro/locks"
+	mount -o remount,ro "$W/ro"
+	before=$(snapshot "$W")
+	start_refused "$W/ro/locks"
+	refused 73 "libsingle: cannot open lock file $W/ro/locks/$NAME: Read-only file system"
+	[ "$(snapshot "$W")" = "$before" ]
+}
+
+# Secure-execution mode: ld.so preloads only a set-user-ID library named
+# without a slash from the system directories, so the library is copied
+# there for this test (and removed in teardown).
+@test "a setuid program ignores SINGLE_DIR: its lock goes to /tmp/libsingle-0" {
+	local libdir=/usr/lib/x86_64-linux-gnu
+	[ -d "$libdir" ] || skip "no $libdir on this system"
+	user_dir nobody                       # $USER_DIR: nobody's, 0755
+	S=$(mktemp -d /tmp/libsingle-suid.XXXXXX)
+	TEARDOWN_PATHS+=("$S")
+	chmod 755 "$S"
+	if findmnt -no OPTIONS -T "$S" | grep -qw nosuid; then
+		skip "$S is on a nosuid file system"
+	fi
+	SUID_LIB=$libdir/libsingle-test-$$.so
+	install -m 4755 "$LIB" "$SUID_LIB"
+	install -m 4755 -o root "$BIN/holder" "$S/holder"
+	mkfifo -m 666 "$S/release"
+	SUID_LOCK=$(SINGLE_DIR=/tmp/libsingle-0 lock_name "$S/holder")
+	rm -f "$SUID_LOCK"
+	before=$(snapshot "$USER_DIR")
+
+	as_user nobody env LD_PRELOAD="libsingle-test-$$.so" \
+		SINGLE_DIR="$USER_DIR/locks" "$S/holder" "$S/ready" "$S/release" 3>&- &
+	wait_for_file "$S/ready"
+	# main() ran with euid 0 (the file is root's) ...
+	[ "$(stat -c %u "$S/ready")" -eq 0 ]
+	# ... under the library, which took root's default lock ...
+	[ -f "$SUID_LOCK" ]
+	is_locked "$SUID_LOCK"
+	[ "$(stat -c %u "$SUID_LOCK")" -eq 0 ]
+	# ... and left SINGLE_DIR alone
+	[ ! -e "$USER_DIR/locks" ]
+	[ "$(snapshot "$USER_DIR")" = "$before" ]
+	: >"$S/release"
+	wait
+	run is_locked "$SUID_LOCK"
+	[ "$status" -ne 0 ]
+}
