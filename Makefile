@@ -37,7 +37,7 @@ preload/%.o: preload/%.c preload/single.h
 # Programs the tests run (tests/progs/NAME.c -> tests/bin/NAME)
 TEST_PROGS = $(patsubst tests/progs/%.c,tests/bin/%,$(wildcard tests/progs/*.c))
 
-tests/bin/%: tests/progs/%.c
+tests/bin/%: tests/progs/%.c tests/progs/testprog.h
 	@mkdir -p tests/bin
 	$(CC) $(CPPFLAGS) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $< $(TEST_LDLIBS)
 

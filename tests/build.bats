@@ -35,6 +35,7 @@ no_warnings() {
 
 # works_as_lib LIBRARY: that build locks like the tested one
 works_as_lib() {
+	# shellcheck disable=SC2034  # read by the helpers (start_holder, try_start)
 	local PRELOAD=$1
 	start_holder built
 	is_locked "$HOLDER_LOCK"

@@ -13,37 +13,9 @@ setup() {
 	STRAYS=()
 }
 teardown() {
-	local f
-	# let children waiting on their FIFO go (opening it read-write never
-	# blocks; a reader blocked in open() sees end of file)
-	for f in "$T"/*.child; do
-		[ ! -p "$f" ] || : 8<>"$f"
-	done
+	release_children
 	[ ${#STRAYS[@]} -eq 0 ] || kill "${STRAYS[@]}" 2>/dev/null || true
 	common_teardown
-}
-
-# lock_is_free FILE: nobody holds FILE (a "! is_locked" would not fail a
-# bats test anywhere but in its last line)
-lock_is_free() {
-	flock -n "$1" true
-}
-
-# refused CMD...: a second, preloaded start of CMD exits 0 at once and
-# prints nothing; the caller checks that the ready file it names never
-# appears.
-refused() {
-	run preloaded "$@"
-	[ "$status" -eq 0 ]
-	[ -z "$output" ]
-}
-
-finish() {
-	local status=0
-	: >"$T/release.$1"
-	wait "$HOLDER_PID" || status=$?
-	rm -f "$T/release.$1"
-	[ "$status" -eq 0 ]
 }
 
 # bgjob CHILD: a bash holder that starts CHILD in the background (the
@@ -69,7 +41,7 @@ EOF
 	STRAYS+=("$child")
 	is_locked "$lock"
 	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
-	refused "$T/bgjob" "$T/second.ready" "$T/nofifo"
+	skipped "$T/bgjob" "$T/second.ready" "$T/nofifo"
 	[ ! -e "$T/second.ready" ]
 	finish bg
 	kill -0 "$child"
@@ -117,7 +89,7 @@ EOF
 	finish fk
 	kill -0 "$child"
 	is_locked "$lock"
-	refused "$BIN/forker" fork "$T/second.ready" "$T/nofifo"
+	skipped "$BIN/forker" fork "$T/second.ready" "$T/nofifo"
 	[ ! -e "$T/second.ready" ]
 	: >"$T/release.fk.child"
 	while kill -0 "$child" 2>/dev/null; do sleep 0.01; done
@@ -137,7 +109,7 @@ spawned() {
 	is_locked "$lock"
 	# nobody but the holder: not the child, not a shell between them
 	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
-	refused "$BIN/forker" "$how" "$T/second.ready" "$T/nofifo"
+	skipped "$BIN/forker" "$how" "$T/second.ready" "$T/nofifo"
 	[ ! -e "$T/second.ready" ]
 	finish sp
 	kill -0 "$child"

@@ -16,30 +16,6 @@ load helpers
 setup() { common_setup; }
 teardown() { common_teardown; }
 
-# lock_is_free FILE: nobody holds FILE (a "! is_locked" would not fail a
-# bats test anywhere but in its last line)
-lock_is_free() {
-	flock -n "$1" true
-}
-
-# refused CMD...: a second, preloaded start of CMD exits 0 at once and
-# prints nothing; the caller checks that the ready file it names never
-# appears.
-refused() {
-	run preloaded "$@"
-	[ "$status" -eq 0 ]
-	[ -z "$output" ]
-}
-
-# finish NAME: let holder NAME end; its main() must still work and exit 0.
-finish() {
-	local status=0
-	: >"$T/release.$1"
-	wait "$HOLDER_PID" || status=$?
-	rm -f "$T/release.$1"
-	[ "$status" -eq 0 ]
-}
-
 # games MODE: fdgames MODE held, compared with a run without the library.
 games() {
 	local mode=$1 lock
@@ -49,7 +25,7 @@ games() {
 		"$T/games.ready" "$T/release.games"
 	is_locked "$lock"
 	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
-	refused "$BIN/fdgames" "$mode" "$T/second.out" "$T/second.ready"
+	skipped "$BIN/fdgames" "$mode" "$T/second.out" "$T/second.ready"
 	[ ! -e "$T/second.ready" ]
 	[ ! -e "$T/second.out" ]
 	is_locked "$lock"
@@ -76,7 +52,7 @@ EOF
 	lock=$(lock_name "$T/fdbash")
 	start_holder fdbash -- "$T/fdbash" "$T/fdbash.ready" "$T/release.fdbash"
 	is_locked "$lock"
-	refused "$T/fdbash" "$T/second.ready" "$T/nofifo"
+	skipped "$T/fdbash" "$T/second.ready" "$T/nofifo"
 	[ ! -e "$T/second.ready" ]
 	is_locked "$lock"
 	finish fdbash
@@ -131,7 +107,7 @@ EOF
 	start_holder py -- "$PYTHON" "$T/closer.py" "$T/py.ready" "$T/release.py"
 	is_locked "$lock"
 	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
-	refused "$PYTHON" "$T/closer.py" "$T/second.ready" "$T/nofifo"
+	skipped "$PYTHON" "$T/closer.py" "$T/second.ready" "$T/nofifo"
 	[ ! -e "$T/second.ready" ]
 	finish py
 	lock_is_free "$lock"
@@ -178,7 +154,7 @@ threads() {
 		# the soft limit for a moment when it moves its descriptor)
 		[ "$(sed -n 2p "$T/threads.ready")" = "$(sed -n 3p "$T/threads.ready")" ] ||
 			{ echo "RLIMIT_NOFILE changed in run $i:"; cat "$T/threads.ready"; return 1; }
-		refused "$BIN/fdthreads" "$T/second.ready" "$T/nofifo" 1
+		skipped "$BIN/fdthreads" "$T/second.ready" "$T/nofifo" 1
 		[ ! -e "$T/second.ready" ]
 		finish threads
 		lock_is_free "$lock"

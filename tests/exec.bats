@@ -10,36 +10,8 @@ load helpers
 
 setup() { common_setup; }
 teardown() {
-	local f
-	# let children waiting on their FIFO go (opening it read-write never
-	# blocks; a reader blocked in open() sees end of file)
-	for f in "$T"/*.child; do
-		[ ! -p "$f" ] || : 8<>"$f"
-	done
+	release_children
 	common_teardown
-}
-
-# lock_is_free FILE: nobody holds FILE (a "! is_locked" would not fail a
-# bats test anywhere but in its last line)
-lock_is_free() {
-	flock -n "$1" true
-}
-
-# refused CMD...: a second, preloaded start of CMD exits 0 at once and
-# prints nothing; the caller checks that the ready file it names never
-# appears.
-refused() {
-	run preloaded "$@"
-	[ "$status" -eq 0 ]
-	[ -z "$output" ]
-}
-
-finish() {
-	local status=0
-	: >"$T/release.$1"
-	wait "$HOLDER_PID" || status=$?
-	rm -f "$T/release.$1"
-	[ "$status" -eq 0 ]
 }
 
 # no_preload: how envholder reports an LD_PRELOAD without the library
@@ -75,7 +47,7 @@ EOF
 	final_image "$T/w.ready"
 	is_locked "$lock"
 	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
-	refused "$T/wrapper" "$T/second.ready" "$T/nofifo"
+	skipped "$T/wrapper" "$T/second.ready" "$T/nofifo"
 	[ ! -e "$T/second.ready" ]
 	finish w
 	lock_is_free "$lock"
@@ -116,14 +88,14 @@ EOF
 		wait_for_file "$T/a/stage$stage"
 		is_locked "$lock"
 		[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
-		refused "$T/chain" "$T/b" "$T/b/ready" "$T/b/release"
+		skipped "$T/chain" "$T/b" "$T/b/ready" "$T/b/release"
 		[ ! -e "$T/b/stage1" ]
 		: >"$T/a/go$stage"
 	done
 	wait_for_file "$T/chain.ready"
 	final_image "$T/chain.ready"
 	is_locked "$lock"
-	refused "$T/chain" "$T/b" "$T/b/ready" "$T/b/release"
+	skipped "$T/chain" "$T/b" "$T/b/ready" "$T/b/release"
 	wait_for_file "$T/tries"
 	echo "second starts during the chain: $(cat "$T/tries")"
 	[ ! -e "$T/b/stage1" ]
@@ -140,7 +112,7 @@ EOF
 	[ -e "$lock" ]
 	is_locked "$lock"
 	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
-	refused bash -c "$text" "$BIN/envholder" "$T/second.ready" "$T/nofifo"
+	skipped bash -c "$text" "$BIN/envholder" "$T/second.ready" "$T/nofifo"
 	[ ! -e "$T/second.ready" ]
 	finish bc
 	lock_is_free "$lock"
@@ -158,7 +130,7 @@ via() {
 	final_image "$T/via.ready"
 	is_locked "$lock"
 	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
-	PATH=$BIN:$PATH refused "$BIN/execvia" "$fn" "$target" "$T/second.ready" "$T/nofifo"
+	PATH=$BIN:$PATH skipped "$BIN/execvia" "$fn" "$target" "$T/second.ready" "$T/nofifo"
 	[ ! -e "$T/second.ready" ]
 	finish via
 	lock_is_free "$lock"
@@ -194,7 +166,7 @@ fails() {
 	is_locked "$lock"
 	# the child was started after the failed exec: close-on-exec is back
 	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
-	refused "$BIN/execvia" "$fn" "$target" "$T/second.ready" "$T/nofifo"
+	skipped "$BIN/execvia" "$fn" "$target" "$T/second.ready" "$T/nofifo"
 	[ ! -e "$T/second.ready" ]
 	finish fail
 	lock_is_free "$lock"

@@ -13,6 +13,7 @@ LIB=${SINGLE_TESTLIB:-$ROOT_DIR/preload/libsingle.so}
 PRELOAD=${SINGLE_TEST_PRELOAD_PREFIX:+$SINGLE_TEST_PRELOAD_PREFIX:}$LIB
 BIN=$TESTS_DIR/bin
 # A real interpreter, not a pyenv shim (a shim is a bash script).
+# shellcheck disable=SC2034  # used by the bats files
 PYTHON=/usr/bin/python3
 
 common_setup() {
@@ -63,6 +64,7 @@ wait_for_file() {
 start_holder() {
 	start_bg "$@"
 	HOLDER_PID=$BG_PID
+	# shellcheck disable=SC2034  # used by the bats files
 	HOLDER_LOCK=$(holder_lock)
 	wait_for_file "$T/$1.ready"
 }
@@ -87,6 +89,25 @@ release() {
 	: >"$T/release.$1"
 	rm -f "$T/release.$1"
 	wait "${2:-$HOLDER_PID}" 2>/dev/null || true
+}
+
+# finish NAME: release holder NAME (HOLDER_PID), whose main() must still
+# work and exit 0.
+finish() {
+	local status=0
+	: >"$T/release.$1"
+	wait "$HOLDER_PID" || status=$?
+	rm -f "$T/release.$1"
+	[ "$status" -eq 0 ]
+}
+
+# skipped CMD...: a second, preloaded start of CMD exits 0 at once and
+# prints nothing; the caller checks that the ready file it names never
+# appears.
+skipped() {
+	run preloaded "$@"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
 }
 
 # lock_name PATH [PART...]: the lock file a program at PATH gets, as the
@@ -128,6 +149,12 @@ holder_lock() {
 # is_locked FILE: someone holds FILE (checked from outside with flock(1))
 is_locked() {
 	! flock -n "$1" true
+}
+
+# lock_is_free FILE: nobody holds FILE (a "! is_locked" would not fail a
+# bats test anywhere but in its last line)
+lock_is_free() {
+	flock -n "$1" true
 }
 
 # as_user USER CMD...: run CMD as an unprivileged user (the suite runs as root)
@@ -243,5 +270,15 @@ kill_leftovers() {
 			tr '\0' '\n' | grep -qF "$T"; then
 			kill "$pid" 2>/dev/null || true
 		fi
+	done
+}
+
+# release_children: let every child holder still waiting on its FIFO
+# $T/*.child go (opening it read-write never blocks; a reader blocked in
+# open() sees end of file).  For teardown, before common_teardown.
+release_children() {
+	local f
+	for f in "$T"/*.child; do
+		[ ! -p "$f" ] || : 8<>"$f"
 	done
 }

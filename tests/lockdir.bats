@@ -32,6 +32,18 @@ as_nobody() {
 	as_user nobody timeout 10 env LD_PRELOAD="$PRELOAD" "$@"
 }
 
+# refused_as_nobody STATUS MESSAGE CMD...: CMD started as_nobody ends with
+# STATUS, prints exactly MESSAGE, and its main never runs (it would write
+# $USER_DIR/r).
+refused_as_nobody() {
+	local want_status=$1 want=$2
+	shift 2
+	run as_nobody "$@"
+	[ "$status" -eq "$want_status" ]
+	[ "$output" = "$want" ]
+	[ ! -e "$USER_DIR/r" ]
+}
+
 @test "locks go to SINGLE_DIR" {
 	start_holder first
 	[ -f "$HOLDER_LOCK" ]
@@ -147,30 +159,24 @@ as_nobody() {
 @test "as a user: a lock directory owned by root is refused, one line, status 77" {
 	user_dir nobody
 	mkdir -m 755 "$USER_DIR/rootdir"
-	run as_nobody SINGLE_DIR="$USER_DIR/rootdir" "$BIN/holder" "$USER_DIR/r" /dev/null
-	[ "$status" -eq 77 ]
-	[ "$output" = "libsingle: unsafe lock directory $USER_DIR/rootdir: owned by uid 0, not $NOBODY_UID" ]
-	[ ! -e "$USER_DIR/r" ]
+	refused_as_nobody 77 "libsingle: unsafe lock directory $USER_DIR/rootdir: owned by uid 0, not $NOBODY_UID" \
+		SINGLE_DIR="$USER_DIR/rootdir" "$BIN/holder" "$USER_DIR/r" /dev/null
 }
 
 @test "as a user: a lock directory of the user's that others can write is refused, one line, status 77" {
 	user_dir nobody
 	as_user nobody mkdir "$USER_DIR/open"
 	as_user nobody chmod 0757 "$USER_DIR/open"
-	run as_nobody SINGLE_DIR="$USER_DIR/open" "$BIN/holder" "$USER_DIR/r" /dev/null
-	[ "$status" -eq 77 ]
-	[ "$output" = "libsingle: unsafe lock directory $USER_DIR/open: writable by others (mode 0757)" ]
-	[ ! -e "$USER_DIR/r" ]
+	refused_as_nobody 77 "libsingle: unsafe lock directory $USER_DIR/open: writable by others (mode 0757)" \
+		SINGLE_DIR="$USER_DIR/open" "$BIN/holder" "$USER_DIR/r" /dev/null
 }
 
 @test "as a user: a lock directory that is the user's symlink to the user's directory is refused, status 77" {
 	user_dir nobody
 	as_user nobody mkdir -m 700 "$USER_DIR/real"
 	as_user nobody ln -s real "$USER_DIR/link"
-	run as_nobody SINGLE_DIR="$USER_DIR/link" "$BIN/holder" "$USER_DIR/r" /dev/null
-	[ "$status" -eq 77 ]
-	[ "$output" = "libsingle: unsafe lock directory $USER_DIR/link: a symbolic link" ]
-	[ ! -e "$USER_DIR/r" ]
+	refused_as_nobody 77 "libsingle: unsafe lock directory $USER_DIR/link: a symbolic link" \
+		SINGLE_DIR="$USER_DIR/link" "$BIN/holder" "$USER_DIR/r" /dev/null
 }
 
 @test "a lock file planted as a symlink is refused at once and its target untouched: one line, status 77" {
@@ -237,10 +243,8 @@ blocked_in_open() {
 	user_dir nobody
 	as_user nobody mkdir -m 700 "$USER_DIR/locks"
 	: >"$USER_DIR/locks/@k.lock"
-	run as_nobody SINGLE_DIR="$USER_DIR/locks" SINGLE_KEY=k "$BIN/holder" "$USER_DIR/r" /dev/null
-	[ "$status" -eq 77 ]
-	[ "$output" = "libsingle: unsafe lock file $USER_DIR/locks/@k.lock: owned by uid 0, not $NOBODY_UID" ]
-	[ ! -e "$USER_DIR/r" ]
+	refused_as_nobody 77 "libsingle: unsafe lock file $USER_DIR/locks/@k.lock: owned by uid 0, not $NOBODY_UID" \
+		SINGLE_DIR="$USER_DIR/locks" SINGLE_KEY=k "$BIN/holder" "$USER_DIR/r" /dev/null
 }
 
 @test "lock files are never deleted: the same file serves every start" {
@@ -261,6 +265,18 @@ blocked_in_open() {
 	[ "$(stat -c %i "$HOLDER_LOCK")" = "$ino" ]
 }
 
+# waits_again LOCKFILE: until the waiter (start_waiter waiter, WAITER_PID)
+# waits for LOCKFILE again, 10 s at most; its main() must not run meanwhile.
+waits_again() {
+	local tries=1000
+	until waiting_on "$1" "$WAITER_PID"; do
+		tries=$((tries - 1))
+		[ ! -e "$T/waiter.ready" ]
+		[ "$tries" -gt 0 ]
+		sleep 0.01
+	done
+}
+
 @test "a waiter whose lock file was removed and recreated does not run while the new file's holder runs" {
 	start_holder old
 	local old_pid=$HOLDER_PID
@@ -273,13 +289,7 @@ blocked_in_open() {
 	# the old holder ends: the waiter gets the old, unlinked file, must
 	# notice it is no longer the lock, and wait for the new one
 	release old "$old_pid"
-	local tries=1000
-	until waiting_on "$HOLDER_LOCK" "$WAITER_PID"; do
-		tries=$((tries - 1))
-		[ ! -e "$T/waiter.ready" ]
-		[ "$tries" -gt 0 ]
-		sleep 0.01
-	done
+	waits_again "$HOLDER_LOCK"
 	[ ! -e "$T/waiter.ready" ]
 	[ "$(cat "$HOLDER_LOCK")" = "$new_pid" ]
 	release new "$new_pid"
@@ -297,13 +307,7 @@ blocked_in_open() {
 	start_holder new
 	local new_pid=$HOLDER_PID
 	release old "$old_pid"
-	local tries=1000
-	until waiting_on "$HOLDER_LOCK" "$WAITER_PID"; do
-		tries=$((tries - 1))
-		[ ! -e "$T/waiter.ready" ]
-		[ "$tries" -gt 0 ]
-		sleep 0.01
-	done
+	waits_again "$HOLDER_LOCK"
 	[ ! -e "$T/waiter.ready" ]
 	release new "$new_pid"
 	wait_for_file "$T/waiter.ready" 5

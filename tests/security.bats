@@ -43,42 +43,44 @@ refused() {
 	[ ! -e "$T/ran" ]
 }
 
+# refused_untouched DIR STATUS LINE: start_refused DIR is refused (see
+# refused), and the snapshot of $W is the same after it as before.
+refused_untouched() {
+	local before
+	before=$(snapshot "$W")
+	start_refused "$1"
+	refused "$2" "$3"
+	[ "$(snapshot "$W")" = "$before" ]
+}
+
 @test "a lock directory another user made is refused and left as it was" {
 	mkdir -m 700 "$W/locks"
 	chown nobody: "$W/locks"
-	before=$(snapshot "$W")
-	start_refused "$W/locks"
-	refused 77 "libsingle: unsafe lock directory $W/locks: owned by uid 65534, not 0"
-	[ "$(snapshot "$W")" = "$before" ]
+	refused_untouched "$W/locks" 77 \
+		"libsingle: unsafe lock directory $W/locks: owned by uid 65534, not 0"
 }
 
 @test "a lock file another user planted is refused and left unchanged" {
 	mkdir -m 700 "$W/locks"
 	echo planted >"$W/locks/$NAME"
 	chown nobody: "$W/locks/$NAME"
-	before=$(snapshot "$W")
-	start_refused "$W/locks"
-	refused 77 "libsingle: unsafe lock file $W/locks/$NAME: owned by uid 65534, not 0"
-	[ "$(snapshot "$W")" = "$before" ]
+	refused_untouched "$W/locks" 77 \
+		"libsingle: unsafe lock file $W/locks/$NAME: owned by uid 65534, not 0"
 	[ "$(cat "$W/locks/$NAME")" = planted ]
 }
 
 @test "a lock directory that is a symlink is refused; the directory it names stays empty" {
 	mkdir -m 700 "$W/real"
 	ln -s real "$W/locks"
-	before=$(snapshot "$W")
-	start_refused "$W/locks"
-	refused 77 "libsingle: unsafe lock directory $W/locks: a symbolic link"
-	[ "$(snapshot "$W")" = "$before" ]
+	refused_untouched "$W/locks" 77 \
+		"libsingle: unsafe lock directory $W/locks: a symbolic link"
 	[ -z "$(ls -A "$W/real")" ]
 }
 
 @test "a lock directory that is a dangling symlink is refused; its target is not created" {
 	ln -s "$W/elsewhere" "$W/locks"
-	before=$(snapshot "$W")
-	start_refused "$W/locks"
-	refused 77 "libsingle: unsafe lock directory $W/locks: a symbolic link"
-	[ "$(snapshot "$W")" = "$before" ]
+	refused_untouched "$W/locks" 77 \
+		"libsingle: unsafe lock directory $W/locks: a symbolic link"
 	[ ! -e "$W/elsewhere" ]
 }
 
@@ -86,20 +88,16 @@ refused() {
 	mkdir -m 700 "$W/locks"
 	echo precious >"$W/target"
 	ln -s ../target "$W/locks/$NAME"
-	before=$(snapshot "$W")
-	start_refused "$W/locks"
-	refused 77 "libsingle: unsafe lock file $W/locks/$NAME: a symbolic link"
-	[ "$(snapshot "$W")" = "$before" ]
+	refused_untouched "$W/locks" 77 \
+		"libsingle: unsafe lock file $W/locks/$NAME: a symbolic link"
 	[ "$(cat "$W/target")" = precious ]
 }
 
 @test "a lock file that is a dangling symlink is refused; its target is not created" {
 	mkdir -m 700 "$W/locks"
 	ln -s ../created "$W/locks/$NAME"
-	before=$(snapshot "$W")
-	start_refused "$W/locks"
-	refused 77 "libsingle: unsafe lock file $W/locks/$NAME: a symbolic link"
-	[ "$(snapshot "$W")" = "$before" ]
+	refused_untouched "$W/locks" 77 \
+		"libsingle: unsafe lock file $W/locks/$NAME: a symbolic link"
 	[ ! -e "$W/created" ]
 }
 
@@ -121,46 +119,36 @@ refused() {
 @test "a world-writable lock directory is refused and nothing is created in it" {
 	mkdir "$W/locks"
 	chmod 777 "$W/locks"
-	before=$(snapshot "$W")
-	start_refused "$W/locks"
-	refused 77 "libsingle: unsafe lock directory $W/locks: writable by others (mode 0777)"
-	[ "$(snapshot "$W")" = "$before" ]
+	refused_untouched "$W/locks" 77 \
+		"libsingle: unsafe lock directory $W/locks: writable by others (mode 0777)"
 }
 
 @test "a sticky world-writable lock directory (like /tmp) is refused too" {
 	mkdir "$W/locks"
 	chmod 1777 "$W/locks"
-	before=$(snapshot "$W")
-	start_refused "$W/locks"
-	refused 77 "libsingle: unsafe lock directory $W/locks: writable by others (mode 1777)"
-	[ "$(snapshot "$W")" = "$before" ]
+	refused_untouched "$W/locks" 77 \
+		"libsingle: unsafe lock directory $W/locks: writable by others (mode 1777)"
 }
 
 @test "a group-writable lock directory is refused and nothing is created in it" {
 	mkdir "$W/locks"
 	chmod 770 "$W/locks"
-	before=$(snapshot "$W")
-	start_refused "$W/locks"
-	refused 77 "libsingle: unsafe lock directory $W/locks: writable by others (mode 0770)"
-	[ "$(snapshot "$W")" = "$before" ]
+	refused_untouched "$W/locks" 77 \
+		"libsingle: unsafe lock directory $W/locks: writable by others (mode 0770)"
 }
 
 @test "a lock directory that cannot be created on a read-only file system: one line, exit 73" {
 	mount_tmpfs "$W/ro" ro,size=64k || skip "cannot mount a tmpfs here"
-	before=$(snapshot "$W")
-	start_refused "$W/ro/locks"
-	refused 73 "libsingle: cannot create lock directory $W/ro/locks: Read-only file system"
-	[ "$(snapshot "$W")" = "$before" ]
+	refused_untouched "$W/ro/locks" 73 \
+		"libsingle: cannot create lock directory $W/ro/locks: Read-only file system"
 }
 
 @test "a lock file that cannot be created on a read-only file system: one line, exit 73" {
 	mount_tmpfs "$W/ro" size=64k || skip "cannot mount a tmpfs here"
 	mkdir -m 700 "$W/ro/locks"
 	mount -o remount,ro "$W/ro"
-	before=$(snapshot "$W")
-	start_refused "$W/ro/locks"
-	refused 73 "libsingle: cannot open lock file $W/ro/locks/$NAME: Read-only file system"
-	[ "$(snapshot "$W")" = "$before" ]
+	refused_untouched "$W/ro/locks" 73 \
+		"libsingle: cannot open lock file $W/ro/locks/$NAME: Read-only file system"
 }
 
 # Secure-execution mode: ld.so preloads only a set-user-ID library named

@@ -67,6 +67,7 @@ waiter_says() {
 	run --separate-stderr try_start SINGLE_VERBOSE=1 SINGLE_WAIT=0.2 "$BIN/holder" "$T/late.ready" /dev/null
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
+	# shellcheck disable=SC2154  # set by bats' run --separate-stderr
 	[ "${#stderr_lines[@]}" -eq 2 ]
 	[ "${stderr_lines[0]}" = "libsingle: holder is already running (pid $HOLDER_PID); waiting up to 0.200s" ]
 	[ "${stderr_lines[1]}" = "libsingle: holder is still running (pid $HOLDER_PID); not starting" ]

@@ -22,33 +22,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testprog.h"
+
 extern char **environ;
-
-static void var(FILE *f, const char *name)
-{
-	const char *v = getenv(name);
-
-	if (v)
-		fprintf(f, "%s=%s\n", name, v);
-	else
-		fprintf(f, "%s unset\n", name);
-}
-
-static void closed(FILE *f, int fd)
-{
-	int rc = close(fd);
-
-	fprintf(f, "close%d=%d %s\n", fd, rc, rc < 0 ? strerrorname_np(errno) : "-");
-}
 
 int main(int argc, char **argv)
 {
 	const char *fn, *target;
 	char *args[4];
-	char tmp[4096], self[4096], cready[4096], crelease[4096], buf[64];
+	struct child c;
 	int err = 0, fd;
 	pid_t child;
-	ssize_t n;
 	FILE *f;
 
 	if (argc < 5) {
@@ -100,48 +84,15 @@ int main(int argc, char **argv)
 	err = errno;
 
 	/* the exec failed: report what is left */
-	n = readlink("/proc/self/exe", self, sizeof self - 16);
-	if (n < 0)
-		return 71;
-	self[n] = '\0';
-	snprintf(self + strlen(dirname(self)), 16, "/holder");
-	snprintf(cready, sizeof cready, "%s.child", argv[3]);
-	snprintf(crelease, sizeof crelease, "%s.child", argv[4]);
-	child = fork();
-	if (child < 0)
-		return 71;
-	if (child == 0) {
-		execl(self, self, cready, crelease, (char *)NULL);
-		_exit(127);
-	}
-	for (int tries = 0; access(cready, F_OK) != 0; tries++) {
-		if (tries == 5000) {
-			fprintf(stderr, "execvia: the child never got ready\n");
-			return 71;
-		}
-		usleep(2000);
-	}
-
-	snprintf(tmp, sizeof tmp, "%s.tmp", argv[3]);
-	f = fopen(tmp, "w");
-	if (!f)
-		return 71;
-	fprintf(f, "%d\nerrno=%s\n", (int)getpid(), strerrorname_np(err));
-	var(f, "LD_PRELOAD");
-	var(f, "SINGLE_HELD");
-	closed(f, 1022);
-	closed(f, 1023);
+	child = child_start("execvia", &c, argv[3], argv[4]);
+	f = ready_open("execvia", argv[3]);
+	fprintf(f, "errno=%s\n", strerrorname_np(err));
+	report_var(f, "LD_PRELOAD");
+	report_var(f, "SINGLE_HELD");
+	report_close(f, 1022);
+	report_close(f, 1023);
 	fprintf(f, "child=%d\n", (int)child);
-	if (fclose(f) != 0 || rename(tmp, argv[3]) != 0) {
-		perror("execvia: ready file");
-		return 71;
-	}
-	fd = open(argv[4], O_RDONLY);
-	if (fd < 0) {
-		perror("execvia: release fifo");
-		return 71;
-	}
-	while (read(fd, buf, sizeof buf) > 0)
-		;
+	ready_close("execvia", argv[3], f);
+	release_wait("execvia", argv[4]);
 	return 0;
 }

@@ -26,6 +26,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testprog.h"
+
 #define MAXREC 1100000
 
 struct rec { long arg; int rc, err; };
@@ -45,34 +47,6 @@ static int lowest_free(void)
 	if (fd >= 0)
 		close(fd);
 	return rc;
-}
-
-static void ready(const char *path)
-{
-	char tmp[4096];
-	FILE *f;
-
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 ||
-	    rename(tmp, path) != 0) {
-		perror("fdgames: ready file");
-		exit(71);
-	}
-}
-
-static void wait_release(const char *path)
-{
-	char buf[64];
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0) {
-		perror("fdgames: release fifo");
-		exit(71);
-	}
-	while (read(fd, buf, sizeof buf) > 0)
-		;
-	close(fd);
 }
 
 int main(int argc, char **argv)
@@ -148,8 +122,8 @@ int main(int argc, char **argv)
 			recs[i].rc < 0 ? strerrorname_np(recs[i].err) : "-");
 	if (fclose(out) != 0)
 		return 71;
-	ready(argv[3]);
+	ready_write("fdgames", argv[3]);
 	if (argc > 4)
-		wait_release(argv[4]);
+		release_wait("fdgames", argv[4]);
 	return 0;
 }

@@ -19,6 +19,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "testprog.h"
+
 #define THREADS 6
 
 static long rounds = 20000;
@@ -101,9 +103,7 @@ int main(int argc, char **argv)
 {
 	pthread_t t[THREADS];
 	struct rlimit before, after;
-	char tmp[4096], buf[64];
 	FILE *f;
-	int fd;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: fdthreads READY RELEASE [ROUNDS]\n");
@@ -135,23 +135,13 @@ int main(int argc, char **argv)
 	}
 	if (getrlimit(RLIMIT_NOFILE, &after) != 0)
 		return 71;
-	snprintf(tmp, sizeof tmp, "%s.tmp", argv[1]);
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%d\nnofile %llu %llu\nnofile %llu %llu\n", (int)getpid(),
-			  (unsigned long long)before.rlim_cur,
-			  (unsigned long long)before.rlim_max,
-			  (unsigned long long)after.rlim_cur,
-			  (unsigned long long)after.rlim_max) < 0 || fclose(f) != 0 ||
-	    rename(tmp, argv[1]) != 0) {
-		perror("fdthreads: ready file");
-		return 71;
-	}
-	fd = open(argv[2], O_RDONLY);
-	if (fd < 0) {
-		perror("fdthreads: release fifo");
-		return 71;
-	}
-	while (read(fd, buf, sizeof buf) > 0)
-		;
+	f = ready_open("fdthreads", argv[1]);
+	fprintf(f, "nofile %llu %llu\nnofile %llu %llu\n",
+		(unsigned long long)before.rlim_cur,
+		(unsigned long long)before.rlim_max,
+		(unsigned long long)after.rlim_cur,
+		(unsigned long long)after.rlim_max);
+	ready_close("fdthreads", argv[1], f);
+	release_wait("fdthreads", argv[2]);
 	return 0;
 }

@@ -12,8 +12,6 @@
  * closed; then it returns without waiting for the child, which lives on.
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -21,37 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testprog.h"
+
 extern char **environ;
 
-static char holder[4096], cready[4096], crelease[4096], command[16384];
-
-static void ready(const char *path)
-{
-	char tmp[4096];
-	FILE *f;
-
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 ||
-	    rename(tmp, path) != 0) {
-		perror("forker: ready file");
-		exit(71);
-	}
-}
-
-static void wait_release(const char *path)
-{
-	char buf[64];
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0) {
-		perror("forker: release fifo");
-		exit(71);
-	}
-	while (read(fd, buf, sizeof buf) > 0)
-		;
-	close(fd);
-}
+static struct child child;
+static char command[16384];
 
 static void *run_system(void *arg)
 {
@@ -64,22 +37,15 @@ static void *run_system(void *arg)
 int main(int argc, char **argv)
 {
 	const char *how;
-	ssize_t n;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: forker HOW READY RELEASE\n");
 		return 64;
 	}
 	how = argv[1];
-	n = readlink("/proc/self/exe", holder, sizeof holder - 16);
-	if (n < 0)
-		return 71;
-	holder[n] = '\0';
-	snprintf(holder + strlen(dirname(holder)), 16, "/holder");
-	snprintf(cready, sizeof cready, "%s.child", argv[2]);
-	snprintf(crelease, sizeof crelease, "%s.child", argv[3]);
-	snprintf(command, sizeof command, "exec '%s' '%s' '%s'", holder, cready,
-		 crelease);
+	child_names(&child, argv[2], argv[3]);
+	snprintf(command, sizeof command, "exec '%s' '%s' '%s'", child.holder,
+		 child.ready, child.release);
 
 	if (!strcmp(how, "fork")) {
 		pid_t pid = fork();
@@ -87,15 +53,15 @@ int main(int argc, char **argv)
 		if (pid < 0)
 			return 71;
 		if (pid == 0) {
-			ready(cready);
-			wait_release(crelease);
+			ready_write("forker", child.ready);
+			release_wait("forker", child.release);
 			_exit(0);
 		}
 	} else if (!strcmp(how, "posix_spawn")) {
-		char *args[] = { holder, cready, crelease, NULL };
+		char *args[] = { child.holder, child.ready, child.release, NULL };
 		pid_t pid;
 
-		if (posix_spawn(&pid, holder, NULL, NULL, args, environ) != 0)
+		if (posix_spawn(&pid, child.holder, NULL, NULL, args, environ) != 0)
 			return 71;
 	} else if (!strcmp(how, "system")) {
 		pthread_t t;
@@ -109,14 +75,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "forker: unknown way %s\n", how);
 		return 64;
 	}
-	for (int tries = 0; access(cready, F_OK) != 0; tries++) {
-		if (tries == 5000) {
-			fprintf(stderr, "forker: the child never got ready\n");
-			return 71;
-		}
-		usleep(2000);
-	}
-	ready(argv[2]);
-	wait_release(argv[3]);
+	child_wait("forker", &child);
+	ready_write("forker", argv[2]);
+	release_wait("forker", argv[3]);
 	_exit(0);
 }

@@ -5,35 +5,21 @@
  * writing and closed, or, without RELEASE, until a signal ends it.
  * Whether main() ran at all is the test's question: READY answers it.
  */
-#include <fcntl.h>
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <unistd.h>
 
+#include "testprog.h"
+
 int main(int argc, char **argv)
 {
-	char tmp[4096], buf[64];
-	FILE *f;
-
 	if (argc < 2) {
 		fprintf(stderr, "usage: holder READY [RELEASE]\n");
 		return 64;
 	}
-	snprintf(tmp, sizeof tmp, "%s.tmp", argv[1]);
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 ||
-	    rename(tmp, argv[1]) != 0) {
-		perror("holder: ready file");
-		return 71;
-	}
+	ready_write("holder", argv[1]);
 	if (argc > 2) {
-		int fd = open(argv[2], O_RDONLY);
-
-		if (fd < 0) {
-			perror("holder: release fifo");
-			return 71;
-		}
-		while (read(fd, buf, sizeof buf) > 0)
-			;
+		release_wait("holder", argv[2]);
 		return 0;
 	}
 	for (;;)

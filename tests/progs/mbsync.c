@@ -5,17 +5,18 @@
  * (through a rename, so a reader never sees half a file), then waits until
  * the FIFO $SYNC_DIR/release.ACCOUNT is opened for writing and closed.
  */
-#include <fcntl.h>
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "testprog.h"
+
 int main(int argc, char **argv)
 {
 	const char *dir = getenv("SYNC_DIR");
-	char path[4096], tmp[4096], buf[64];
+	char path[4096], tmp[4096];
 	FILE *f;
-	int fd;
 
 	if (argc != 2 || !dir) {
 		fprintf(stderr, "usage: SYNC_DIR=DIR mbsync ACCOUNT\n");
@@ -30,12 +31,6 @@ int main(int argc, char **argv)
 		return 71;
 	}
 	snprintf(path, sizeof path, "%s/release.%s", dir, argv[1]);
-	fd = open(path, O_RDONLY);
-	if (fd < 0) {
-		perror("mbsync: release fifo");
-		return 71;
-	}
-	while (read(fd, buf, sizeof buf) > 0)
-		;
+	release_wait("mbsync", path);
 	return 0;
 }
