@@ -221,7 +221,7 @@ static void holder_record(int fd, const struct stat *st)
 	holder_pid = sys_getpid();
 	n = (ssize_t)format_uint(buf, (unsigned long)holder_pid);
 	buf[n++] = '\n';
-	if (sys_pwrite(fd, buf, (size_t)n, 0) == n && st->st_size > n)
+	if (sys_pwrite_start(fd, buf, (size_t)n) == n && st->st_size > n)
 		if (ftruncate(fd, n) < 0)
 			return;         /* a stale tail is harmless */
 }

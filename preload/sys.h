@@ -34,9 +34,15 @@ static inline int sys_flock(int fd, int op)
 	return (int)syscall(SYS_flock, fd, op);
 }
 
-static inline ssize_t sys_pwrite(int fd, const void *buf, size_t n, off_t at)
+/* pwrite at offset 0.  The kernel takes a 64-bit offset: one argument on
+ * 64-bit machines, two 32-bit halves on 32-bit ones. */
+static inline ssize_t sys_pwrite_start(int fd, const void *buf, size_t n)
 {
-	return syscall(SYS_pwrite64, fd, buf, n, at);
+#if __SIZEOF_LONG__ == 4
+	return syscall(SYS_pwrite64, fd, buf, n, 0L, 0L);
+#else
+	return syscall(SYS_pwrite64, fd, buf, n, 0L);
+#endif
 }
 
 static inline pid_t sys_getpid(void)
