@@ -1,19 +1,23 @@
 /* libsingle: what the parts of the library share.
  *
  * The library is split by concern: settings.c reads the environment,
- * key.c decides which starts exclude each other, lockdir.c finds and
- * checks the directory and the lock file, lock.c takes and keeps the
- * lock, holders.c looks at other processes through /proc, preload.c
- * edits LD_PRELOAD, hide.c and interpose.c keep the descriptor away from
- * the program, and init.c is the constructor that ties them together.
+ * program.c finds out what was started and key.c decides from that which
+ * starts exclude each other and names their lock files, lockdir.c finds
+ * and checks the directory and the lock file, lock.c takes the lock or
+ * waits for it, holders.c looks at other processes through /proc,
+ * preload.c edits LD_PRELOAD, hide.c and interpose.c keep the descriptors
+ * away from the program, exec.c carries them through the holder's own
+ * exec, and init.c is the constructor that ties them together.  sys.h
+ * holds the system calls of the constructor's path.
  *
- * key.c, settings.c (parsers) and preload.c (editing) are pure: they make
- * no system calls, so the fuzzers under tests/fuzz link them alone.
+ * key.c, preload.c and the parsers in settings.c are pure (no system
+ * calls), so the fuzzers under tests/fuzz link them alone.
  */
 #ifndef SINGLE_H
 #define SINGLE_H
 
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -262,7 +266,6 @@ SINGLE_HIDDEN int is_hidden(int fd);
 /* The program wants `fd`'s number: move ours elsewhere first. */
 SINGLE_HIDDEN int hidden_evict(int fd);
 /* Evictions and closes that span hidden descriptors take turns. */
-#include <signal.h>
 SINGLE_HIDDEN void hidden_guard_enter(sigset_t *old);
 SINGLE_HIDDEN void hidden_guard_leave(const sigset_t *old);
 /* Does any hidden descriptor lie in [lo, hi]? The lowest such, or -1. */

@@ -175,6 +175,18 @@ fd_holders() {
 		sort -nu
 }
 
+# lock_holders FILE: the pids that hold FILE's flock, as the kernel lists it
+# in /proc/PID/fdinfo: a process that merely has FILE open (a start about
+# to be skipped, a waiter) is not one.
+lock_holders() {
+	local dev ino
+	read -r dev ino < <(stat -c '%d %i' "$1")
+	grep -lE "^lock:[[:space:]]+[0-9]+: FLOCK +ADVISORY +WRITE +[0-9-]+ $(printf '%02x:%02x' \
+		$(( (dev >> 8 & 0xfff) | (dev >> 32 & ~0xfff) )) \
+		$(( (dev & 0xff) | (dev >> 12 & ~0xff) ))):$ino " \
+		/proc/[0-9]*/fdinfo/* 2>/dev/null | cut -d/ -f3 | sort -nu
+}
+
 # ---- waiting starts, other users, mounts, descriptor limits ---------------
 
 # try_start [ENV=VALUE...] CMD...: CMD preloaded, bounded to 10 s, so a
