@@ -10,7 +10,7 @@
  *
  * Everything here runs inside exec*(), which must stay async-signal-safe
  * (a child may exec from a signal handler, or after vfork): the new
- * environment is built on the stack.
+ * environment is built without malloc (see carry_env_build).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,44 +87,69 @@ static int is_var(const char *entry, const char *name)
 	return !strncmp(entry, name, n) && entry[n] == '=';
 }
 
-int exec_carrying(char *const envp[], exec_fn fn, const void *ctx)
+/* The new environment: our entry at the front of LD_PRELOAD, SINGLE_HELD,
+ * then everything else.  It is built in pages of its own (mmap, which
+ * is a plain system call and safe in a signal handler or after vfork),
+ * not on the stack: an environment of any size, exec'd from a thread with
+ * a small stack, must not overflow it. */
+struct carry_env {
+	char **env;
+	size_t size;
+};
+
+static int carry_env_build(struct carry_env *ce, char *const envp[])
 {
-	if (!holding())
-		return fn(ctx, envp);
-
 	const char *old = env_value(envp, "LD_PRELOAD");
-	const char *self_base = path_basename(self_entry);
 	size_t n = env_count(envp), k = 0;
-	char *env2[n + 3];
-	char preload[sizeof "LD_PRELOAD=" + strlen(self_entry) + 1 +
-		     (old ? strlen(old) : 0)];
-	char held[96];
+	size_t plen = sizeof "LD_PRELOAD=" + strlen(self_entry) + 1 +
+		      (old ? strlen(old) : 0);
+	const size_t hlen = 96;
+	char *preload, *held;
 	struct stat st;
-	int rc, err;
 
-	if (old && preload_has(old, self_base, NULL))
-		snprintf(preload, sizeof preload, "LD_PRELOAD=%s", old);
-	else
-		snprintf(preload, sizeof preload, "LD_PRELOAD=%s%s%s", self_entry,
-			 old && *old ? ":" : "", old ? old : "");
 	if (fstat(hidden_fd[HIDDEN_LOCK], &st) < 0)
-		return fn(ctx, envp);
-	snprintf(held, sizeof held, "%s=%d:%d:%lu:%lu:%d", var_name(VAR_HELD),
+		return -1;
+	ce->size = (n + 3) * sizeof(char *) + plen + hlen;
+	ce->env = mmap(NULL, ce->size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ce->env == MAP_FAILED)
+		return -1;
+	preload = (char *)(ce->env + n + 3);
+	held = preload + plen;
+	if (old && preload_has(old, path_basename(self_entry), NULL))
+		snprintf(preload, plen, "LD_PRELOAD=%s", old);
+	else
+		snprintf(preload, plen, "LD_PRELOAD=%s%s%s", self_entry,
+			 old && *old ? ":" : "", old ? old : "");
+	snprintf(held, hlen, "%s=%d:%d:%lu:%lu:%d", var_name(VAR_HELD),
 		 hidden_fd[HIDDEN_LOCK], hidden_fd[HIDDEN_DIR] >= 0 ?
 		 hidden_fd[HIDDEN_DIR] : hidden_fd[HIDDEN_LOCK],
 		 (unsigned long)st.st_dev, (unsigned long)st.st_ino,
 		 (int)holder_pid);
-	env2[k++] = preload;
-	env2[k++] = held;
+	ce->env[k++] = preload;
+	ce->env[k++] = held;
 	for (size_t i = 0; i < n; i++)
 		if (!is_var(envp[i], "LD_PRELOAD") && !is_var(envp[i], var_name(VAR_HELD)))
-			env2[k++] = envp[i];
-	env2[k] = NULL;
+			ce->env[k++] = envp[i];
+	ce->env[k] = NULL;
+	return 0;
+}
 
+int exec_carrying(char *const envp[], exec_fn fn, const void *ctx)
+{
+	struct carry_env ce;
+	int rc, err;
+
+	if (!holding())
+		return fn(ctx, envp);
+	/* out of memory: fail the exec rather than let the lock go */
+	if (carry_env_build(&ce, envp) < 0)
+		return -1;
 	set_cloexec(0);
-	rc = fn(ctx, env2);
+	rc = fn(ctx, ce.env);
 	err = errno;
 	set_cloexec(1);
+	munmap(ce.env, ce.size);
 	errno = err;
 	return rc;
 }

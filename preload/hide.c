@@ -79,16 +79,28 @@ static int dup_top(int fd)
  * close_range() that had already split its range around our old number
  * could close the new one, and two evictions could each put back a soft
  * limit the other had raised. */
-static int guard;
+/*
+ * The guard holds the pid of the process that took it.  fork() copies it
+ * as it is: a child forked while another thread held it finds its
+ * parent's pid there, a holder that does not exist in the child, and
+ * takes the guard over instead of spinning for ever.
+ */
+static pid_t guard;
 
 void hidden_guard_enter(sigset_t *old)
 {
 	sigset_t all;
+	pid_t self = sys_getpid(), held = 0;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, old);
-	while (__atomic_exchange_n(&guard, 1, __ATOMIC_ACQUIRE))
+	while (!__atomic_compare_exchange_n(&guard, &held, self, 0,
+					    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		if (held != self)
+			continue;       /* left by the parent: retry with it */
 		sched_yield();
+		held = 0;
+	}
 }
 
 void hidden_guard_leave(const sigset_t *old)

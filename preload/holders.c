@@ -191,6 +191,14 @@ static int pid_holds(long pid, const char *needle)
 	return 0;
 }
 
+int pid_holds_lock(pid_t pid, dev_t dev, ino_t ino)
+{
+	char needle[64];
+
+	lock_needle(needle, sizeof needle, dev, ino);
+	return pid_holds((long)pid, needle);
+}
+
 int holders_find(dev_t dev, ino_t ino, pid_t *pids, int max)
 {
 	struct dirents procs;

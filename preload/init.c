@@ -182,7 +182,7 @@ static void run(const char *const raw[VAR_N], char *preload, int argc,
 		break;
 	}
 error:
-	if (st.on_error != ON_ERROR_RUN)
+	if (st.on_error != ON_ERROR_RUN || status == EXIT_USAGE)
 		_exit(status);
 	if (dir.fd >= 0)
 		__close(dir.fd);

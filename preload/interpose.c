@@ -129,7 +129,7 @@ SINGLE_EXPORT void closefrom(int lowfd)
 	int rc = hidden_in_range(low, ~0U) < 0 ? sys_close_range(low, ~0U, 0) :
 		 close_range_guarded(low, ~0U, 0);
 
-	if (rc < 0 && errno == ENOSYS)
+	if (rc < 0)             /* glibc too falls back on any failure */
 		close_listed_from(low);
 	errno = saved;
 }
@@ -140,8 +140,12 @@ SINGLE_EXPORT int dup2(int oldfd, int newfd)
 {
 	if (is_hidden(oldfd))
 		return fail(EBADF);
-	if (is_hidden(newfd) && oldfd != newfd && hidden_evict(newfd) < 0)
-		return fail(EMFILE);
+	if (is_hidden(newfd) && oldfd != newfd) {
+		if (fcntl(oldfd, F_GETFD) < 0)
+			return -1;              /* EBADF, before anything moves */
+		if (hidden_evict(newfd) < 0)
+			return fail(EMFILE);
+	}
 	return __dup2(oldfd, newfd);
 }
 
@@ -152,8 +156,12 @@ SINGLE_EXPORT int dup3(int oldfd, int newfd, int flags)
 		return (int)syscall(SYS_dup3, oldfd, newfd, flags);
 	if (is_hidden(oldfd))
 		return fail(EBADF);
-	if (is_hidden(newfd) && hidden_evict(newfd) < 0)
-		return fail(EMFILE);
+	if (is_hidden(newfd)) {
+		if (fcntl(oldfd, F_GETFD) < 0)
+			return -1;
+		if (hidden_evict(newfd) < 0)
+			return fail(EMFILE);
+	}
 	return (int)syscall(SYS_dup3, oldfd, newfd, flags);
 }
 

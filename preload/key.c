@@ -235,8 +235,13 @@ static int launcher_skip_options(const struct launcher *l, int argc,
 	for (; i < argc; i++) {
 		const char *w = argv[i];
 
-		if (w[0] != '-' || !w[1])
+		if (w[0] != '-')
 			return i;
+		if (!w[1]) {
+			if (l->assignments)
+				continue;       /* "env -" is "env -i" */
+			return i;
+		}
 		if (!strcmp(w, "--"))
 			return i + 1;
 		if (w[1] == '-') {

@@ -280,7 +280,8 @@ enum lock_result lock_take(const struct lock_request *rq, struct lockdir *d,
 			pid = holder_pid_read(first.fd);
 			/* our own pid: the lock came with us through an exec
 			 * the library could not follow (a secure-mode image) */
-			if (pid && (pid == getpid() || pid_is_ancestor(pid))) {
+			if (pid && (pid == getpid() || pid_is_ancestor(pid)) &&
+			    pid_holds_lock(pid, first.st.st_dev, first.st.st_ino)) {
 				__close(first.fd);
 				return LOCK_ANCESTOR;
 			}
@@ -339,6 +340,10 @@ void lock_explain(const struct lock_request *rq, struct lockdir *d)
 
 		slot_name(name, rq->name, slot);
 		len = snprintf(line, sizeof line, "lock: %s/%s\n", d->path, name);
+		if (len < 0)
+			return;
+		if (len >= (int)sizeof line)
+			len = (int)sizeof line - 1;
 		if (write(STDOUT_FILENO, line, (size_t)len) < 0)
 			return;
 		if (d->fd >= 0 && fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)

@@ -58,6 +58,13 @@ static int dir_open(const char *path)
 	return sys_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 }
 
+static int dir_refuse_owner(const char *path, uid_t owner)
+{
+	say("unsafe lock directory %s: owned by uid %u, not %u", path,
+	    (unsigned)owner, (unsigned)euid());
+	return EXIT_NOPERM;
+}
+
 static int dir_check(const struct lockdir *d)
 {
 	struct stat st;
@@ -65,11 +72,8 @@ static int dir_check(const struct lockdir *d)
 
 	if (fstatat(d->fd, "", &st, AT_EMPTY_PATH) < 0)
 		return fail("check lock directory", d->path, NULL);
-	if (st.st_uid != uid) {
-		say("unsafe lock directory %s: owned by uid %u, not %u",
-		    d->path, (unsigned)st.st_uid, (unsigned)uid);
-		return EXIT_NOPERM;
-	}
+	if (st.st_uid != uid)
+		return dir_refuse_owner(d->path, st.st_uid);
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		say("unsafe lock directory %s: writable by others (mode %04o)",
 		    d->path, (unsigned)(st.st_mode & 07777));
@@ -103,13 +107,18 @@ int lockdir_open(struct lockdir *d, const char *setting)
 	}
 	if (d->fd < 0) {
 		struct stat st;
+		int err = errno;
 
-		if ((errno == ELOOP || errno == ENOTDIR) &&
-		    lstat(d->path, &st) == 0) {
+		if ((err == ELOOP || err == ENOTDIR) && lstat(d->path, &st) == 0) {
 			say("unsafe lock directory %s: %s", d->path,
 			    S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
 			return EXIT_NOPERM;
 		}
+		/* someone else's directory that we may not even enter is
+		 * refused as unsafe, like one we may enter */
+		if (err == EACCES && lstat(d->path, &st) == 0 && st.st_uid != euid())
+			return dir_refuse_owner(d->path, st.st_uid);
+		errno = err;
 		return fail("open lock directory", d->path, NULL);
 	}
 	return dir_check(d);

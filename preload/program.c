@@ -197,9 +197,10 @@ int program_identify(struct program *p, int argc, char **argv)
 	if (cmd > 0) {
 		argv += cmd;
 		argc -= cmd;
+		/* not found: the launcher will fail on its own; key it */
 		if (path_search(argv[0], p->path) < 0 ||
 		    resolve(p->path, p->path) < 0)
-			return -1;
+			return self_exe(p->path);
 		set_args(p, argv, 1, argc);
 		if (is_script(p->path))
 			return 0;

@@ -178,8 +178,12 @@ void env_collect(const char *raw[VAR_N], char **preload)
 		else if (v < 0 && (value = after_prefix(*e, "LD_PRELOAD=")))
 			*preload = (char *)value;
 	}
+	/* secure-execution mode (setuid and the like): nothing from the
+	 * environment chooses a path, a descriptor, another key's lock, or
+	 * whom to signal with the program's privileges */
 	if (getauxval(AT_SECURE))
-		raw[VAR_DIR] = raw[VAR_HELD] = NULL;
+		raw[VAR_DIR] = raw[VAR_HELD] = raw[VAR_KEY] = raw[VAR_SCOPE] =
+			raw[VAR_REPLACE] = raw[VAR_EXPLAIN] = NULL;
 }
 
 /* Pre-main, single-threaded: environ can be compacted in place, in one
@@ -283,6 +287,8 @@ int settings_parse(struct settings *st, const char *const raw[VAR_N])
 	    read_word(raw, VAR_ON_ERROR, on_error, 2, "expected exit or run", &on_err) < 0 ||
 	    read_word(raw, VAR_SCOPE, scope, 2, "expected program or command", &sc) < 0)
 		return -1;
+	if (st->dir && strlen(st->dir) >= PATH_MAX)
+		return bad(var_names[VAR_DIR], st->dir, "a path is at most 4095 bytes");
 	if (st->key && (problem = named_key_problem(st->key)))
 		return bad(var_names[VAR_KEY], st->key, problem);
 	if (st->replace_ns == WAIT_FOREVER)

@@ -247,6 +247,7 @@ SINGLE_HIDDEN pid_t holder_pid_read(int fd);
 SINGLE_HIDDEN int pid_is_ancestor(pid_t pid);
 /* The pids whose open files hold an exclusive flock on (dev, ino).
  * Returns how many were found (at most max). */
+SINGLE_HIDDEN int pid_holds_lock(pid_t pid, dev_t dev, ino_t ino);
 SINGLE_HIDDEN int holders_find(dev_t dev, ino_t ino, pid_t *pids, int max);
 
 /* ---- hide.c ---------------------------------------------------------- */

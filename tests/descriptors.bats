@@ -183,3 +183,18 @@ threads() {
 	ulimit -n 4096
 	threads 30000 evict
 }
+
+@test "a child forked while another thread closes around the lock never hangs" {
+	# the library's guard is copied held into such a child; it must take
+	# it over rather than spin
+	run timeout 120 env LD_PRELOAD="$PRELOAD" "$BIN/forkguard" 500
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = "no hang" ]
+}
+
+@test "a dup2 or dup3 onto the lock's numbers that fails changes nothing: they stay hidden" {
+	"$BIN/dupfail" >"$T/plain.out"
+	LD_PRELOAD=$PRELOAD "$BIN/dupfail" >"$T/preloaded.out"
+	diff -u "$T/plain.out" "$T/preloaded.out"
+}

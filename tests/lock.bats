@@ -107,3 +107,19 @@ teardown() { common_teardown; }
 	[ "$(cat "$HOLDER_LOCK")" = "$(cat "$T/first.ready")" ]
 	release first
 }
+
+@test "a holder that is PID 1 of its own PID namespace keeps a start outside it out" {
+	command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
+	mkfifo "$T/release.ns"
+	# the pid in the lock file is 1 in the holder's namespace: everyone's
+	# ancestor by number, but not the process that holds the lock here
+	SINGLE_KEY=job unshare -pf --mount-proc env LD_PRELOAD="$PRELOAD" \
+		"$BIN/holder" "$T/ns.ready" "$T/release.ns" 3>&- &
+	HOLDER_PID=$!
+	wait_for_file "$T/ns.ready"
+	[ "$(cat "$T/ns.ready")" = 1 ]
+	run env SINGLE_KEY=job LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/second.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/second.ready" ]
+	release ns
+}

@@ -35,6 +35,19 @@ good() {
 	rm "$T/good.ready"
 }
 
+@test "a SINGLE_DIR longer than a path may be is refused: one line, status 64, even with SINGLE_ON_ERROR=run" {
+	local dir
+	dir=$(printf 'd%.0s' {1..5000})
+	run try_start "SINGLE_DIR=$dir" "$BIN/holder" "$T/r" /dev/null
+	[ "$status" -eq 64 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ $output == "libsingle: SINGLE_DIR: invalid value 'ddd"* ]]
+	[ ! -e "$T/r" ]
+	run try_start SINGLE_ON_ERROR=run "SINGLE_DIR=$dir" "$BIN/holder" "$T/r" /dev/null
+	[ "$status" -eq 64 ]
+	[ ! -e "$T/r" ]
+}
+
 @test "SINGLE_WAIT=abc is refused: one line, status 64" { bad SINGLE_WAIT abc; }
 @test "SINGLE_WAIT=-1 is refused: one line, status 64" { bad SINGLE_WAIT -1; }
 @test "SINGLE_WAIT=1.5s and SINGLE_WAIT=. are refused" {
