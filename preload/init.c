@@ -55,33 +55,27 @@ static void leave_environment(int stay, char *preload)
 	env_drop_start_settings(!stay, emptied);
 }
 
-static void out(const char *s)
-{
-	if (write(STDOUT_FILENO, s, strlen(s)) < 0)
-		return;
-}
-
 /* The key as a person reads it: the program, then what picks it out. */
 static void explain_key(const struct settings *st, const struct program *p)
 {
-	out("key: ");
+	print_stdout("key: ");
 	if (st->key) {
-		out(st->key);
-		out(" (SINGLE_KEY)\n");
+		print_stdout(st->key);
+		print_stdout(" (SINGLE_KEY)\n");
 		return;
 	}
-	out(p->path);
+	print_stdout(p->path);
 	if (p->inline_flag[0]) {
-		out(" ");
-		out(p->inline_flag);
-		out(" ");
-		out(p->inline_text);
+		print_stdout(" ");
+		print_stdout(p->inline_flag);
+		print_stdout(" ");
+		print_stdout(p->inline_text);
 	}
 	for (int i = 0; st->scope == SCOPE_COMMAND && i < p->nargs; i++) {
-		out(" ");
-		out(p->args[i]);
+		print_stdout(" ");
+		print_stdout(p->args[i]);
 	}
-	out("\n");
+	print_stdout("\n");
 }
 
 static int lock_name(const struct settings *st, const struct program *p,
@@ -144,9 +138,9 @@ static void run(const char *const raw[VAR_N], char *preload, int argc,
 		program_started_as(&prog, argc, argv);
 	if (st.programs && !listed(&st, argc, argv, &prog, &identified)) {
 		if (st.explain) {
-			out("not locked: ");
-			out(prog.started_as);
-			out(" is not in SINGLE_PROGRAMS\n");
+			print_stdout("not locked: ");
+			print_stdout(prog.started_as);
+			print_stdout(" is not in SINGLE_PROGRAMS\n");
 			_exit(0);
 		}
 		return;

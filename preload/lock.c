@@ -328,37 +328,38 @@ enum lock_result lock_take(const struct lock_request *rq, struct lockdir *d,
 
 /* ---- explaining ------------------------------------------------------- */
 
+static void out_pid(const char *before, pid_t pid)
+{
+	char digits[24];
+
+	print_stdout(before);
+	format_uint(digits, (unsigned long)pid);
+	print_stdout(digits);
+}
+
 void lock_explain(const struct lock_request *rq, struct lockdir *d)
 {
-	char line[PATH_MAX + 128];
 	pid_t pids[MAX_HOLDERS];
 	struct stat st;
-	int n, len;
+	int n;
 
 	for (unsigned slot = 1; slot <= rq->st->max; slot++) {
 		char name[LOCKNAME_MAX];
 
 		slot_name(name, rq->name, slot);
-		len = snprintf(line, sizeof line, "lock: %s/%s\n", d->path, name);
-		if (len < 0)
-			return;
-		if (len >= (int)sizeof line)
-			len = (int)sizeof line - 1;
-		if (write(STDOUT_FILENO, line, (size_t)len) < 0)
-			return;
+		print_stdout("lock: ");
+		print_stdout(d->path);
+		print_stdout("/");
+		print_stdout(name);
+		print_stdout("\n");
 		if (d->fd >= 0 && fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			n = holders_find(st.st_dev, st.st_ino, pids, MAX_HOLDERS);
 		else
 			n = 0;
 		if (!n)
-			len = snprintf(line, sizeof line, "state: free\n");
-		else
-			len = snprintf(line, sizeof line, "state: held by pid %d\n",
-				       (int)pids[0]);
-		for (int i = 1; i < n && len < (int)sizeof line - 16; i++)
-			len--, len += snprintf(line + len, sizeof line - (size_t)len,
-					       ", %d\n", (int)pids[i]);
-		if (write(STDOUT_FILENO, line, (size_t)len) < 0)
-			return;
+			print_stdout("state: free");
+		for (int i = 0; i < n; i++)
+			out_pid(i ? ", " : "state: held by pid ", pids[i]);
+		print_stdout("\n");
 	}
 }

@@ -131,6 +131,13 @@ void say(const char *fmt, ...)
 		return;
 }
 
+void print_stdout(const char *s)
+{
+	/* stdout may be closed: nothing to be done about it then */
+	if (write(STDOUT_FILENO, s, strlen(s)) < 0)
+		return;
+}
+
 extern char **environ;
 
 static const char *const var_names[VAR_N] = {

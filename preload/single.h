@@ -292,5 +292,8 @@ SINGLE_HIDDEN int held_adopt(const char *held);
 
 SINGLE_HIDDEN void say(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
+/* Text on standard output, a piece at a time (SINGLE_EXPLAIN's answer:
+ * a path may be longer than any line buffer). */
+SINGLE_HIDDEN void print_stdout(const char *s);
 
 #endif

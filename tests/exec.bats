@@ -208,3 +208,9 @@ fails() {
 	release next
 	: >"$T/release.ch.child"
 }
+
+@test "the holder's exec with a large environment from a thread with a small stack works as without the library" {
+	# the carried environment must not be built on that stack
+	run env LD_PRELOAD="$PRELOAD" "$BIN/bigenv" /bin/true
+	[ "$status" -eq 0 ]
+}

@@ -293,3 +293,9 @@ inline() {
 	release prog "$(cat "$T/prog.ready")"
 	release named "$(cat "$T/named.ready")"
 }
+
+@test "env - COMMAND is keyed by COMMAND, as env -i COMMAND is" {
+	run env LD_PRELOAD="$PRELOAD" SINGLE_EXPLAIN=1 env - "$BIN/holder" "$T/r" /dev/null
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "key: $BIN/holder" ]
+}

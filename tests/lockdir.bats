@@ -343,3 +343,20 @@ waits_again() {
 	release second "$(cat "$T/second.ready")"
 	flock -n -x "$SINGLE_DIR" true
 }
+
+@test "--explain with a lock path as long as a path may be prints exactly its three lines" {
+	local dir key
+	# a relative path of 4095 bytes that names a short real directory
+	mkdir -p "$T/d"
+	cd "$T" || return 1
+	dir=$(printf './%.0s' {1..2045})d
+	key=$(printf 'k%.0s' {1..244})
+	run env LD_PRELOAD="$PRELOAD" SINGLE_DIR="$dir" SINGLE_KEY="$key" SINGLE_EXPLAIN=1 /bin/true
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 3 ]
+	[ "${lines[0]}" = "key: $key (SINGLE_KEY)" ]
+	[[ ${lines[1]} == "lock: ./"* ]]
+	[ "${lines[2]}" = "state: free" ]
+	# nothing but text: no stack bytes after the line
+	[ "$(printf '%s' "$output" | tr -d '[:print:]\n' | wc -c)" -eq 0 ]
+}
