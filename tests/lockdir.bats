@@ -163,6 +163,13 @@ refused_as_nobody() {
 		SINGLE_DIR="$USER_DIR/rootdir" "$BIN/holder" "$USER_DIR/r" /dev/null
 }
 
+@test "as a user: a lock directory owned by root that the user may not even enter is refused the same way, status 77" {
+	user_dir nobody
+	mkdir -m 700 "$USER_DIR/rootdir"
+	refused_as_nobody 77 "libsingle: unsafe lock directory $USER_DIR/rootdir: owned by uid 0, not $NOBODY_UID" \
+		SINGLE_DIR="$USER_DIR/rootdir" "$BIN/holder" "$USER_DIR/r" /dev/null
+}
+
 @test "as a user: a lock directory of the user's that others can write is refused, one line, status 77" {
 	user_dir nobody
 	as_user nobody mkdir "$USER_DIR/open"

@@ -154,7 +154,7 @@ refused_untouched() {
 # Secure-execution mode: ld.so preloads only a set-user-ID library named
 # without a slash from the system directories, so the library is copied
 # there for this test (and removed in teardown).
-@test "a setuid program ignores SINGLE_DIR: its lock goes to /tmp/libsingle-0" {
+@test "a setuid program ignores SINGLE_DIR and SINGLE_KEY: its lock goes to /tmp/libsingle-0, keyed by the program" {
 	local libdir=/usr/lib/x86_64-linux-gnu
 	[ -d "$libdir" ] || skip "no $libdir on this system"
 	user_dir nobody                       # $USER_DIR: nobody's, 0755
@@ -173,7 +173,8 @@ refused_untouched() {
 	before=$(snapshot "$USER_DIR")
 
 	as_user nobody env LD_PRELOAD="libsingle-test-$$.so" \
-		SINGLE_DIR="$USER_DIR/locks" "$S/holder" "$S/ready" "$S/release" 3>&- &
+		SINGLE_DIR="$USER_DIR/locks" SINGLE_KEY="victim-$$" \
+		"$S/holder" "$S/ready" "$S/release" 3>&- &
 	wait_for_file "$S/ready"
 	# main() ran with euid 0 (the file is root's) ...
 	[ "$(stat -c %u "$S/ready")" -eq 0 ]
@@ -181,6 +182,8 @@ refused_untouched() {
 	[ -f "$SUID_LOCK" ]
 	is_locked "$SUID_LOCK"
 	[ "$(stat -c %u "$SUID_LOCK")" -eq 0 ]
+	# ... not the one SINGLE_KEY names, which may be someone else's job ...
+	[ ! -e "/tmp/libsingle-0/@victim-$$.lock" ]
 	# ... and left SINGLE_DIR alone
 	[ ! -e "$USER_DIR/locks" ]
 	[ "$(snapshot "$USER_DIR")" = "$before" ]
