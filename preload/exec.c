@@ -61,13 +61,21 @@ static void set_cloexec(int on)
 	}
 }
 
+/* The value of NAME=value in entry, or NULL */
+static const char *var_value(const char *entry, const char *name)
+{
+	const char *after = after_prefix(entry, name);
+
+	return after && *after == '=' ? after + 1 : NULL;
+}
+
 static const char *env_value(char *const envp[], const char *name)
 {
-	size_t n = strlen(name);
+	const char *v;
 
 	for (; envp && *envp; envp++)
-		if (!strncmp(*envp, name, n) && (*envp)[n] == '=')
-			return *envp + n + 1;
+		if ((v = var_value(*envp, name)))
+			return v;
 	return NULL;
 }
 
@@ -78,13 +86,6 @@ static size_t env_count(char *const envp[])
 	while (envp && envp[n])
 		n++;
 	return n;
-}
-
-static int is_var(const char *entry, const char *name)
-{
-	size_t n = strlen(name);
-
-	return !strncmp(entry, name, n) && entry[n] == '=';
 }
 
 /* The new environment: our entry at the front of LD_PRELOAD, SINGLE_HELD,
@@ -129,7 +130,8 @@ static int carry_env_build(struct carry_env *ce, char *const envp[])
 	ce->env[k++] = preload;
 	ce->env[k++] = held;
 	for (size_t i = 0; i < n; i++)
-		if (!is_var(envp[i], "LD_PRELOAD") && !is_var(envp[i], var_name(VAR_HELD)))
+		if (!var_value(envp[i], "LD_PRELOAD") &&
+		    !var_value(envp[i], var_name(VAR_HELD)))
 			ce->env[k++] = envp[i];
 	ce->env[k] = NULL;
 	return 0;

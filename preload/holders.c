@@ -26,14 +26,12 @@ pid_t holder_pid_read(int fd)
 {
 	char buf[16];
 	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-	long pid = 0;
+	unsigned long pid;
 
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	for (char *p = buf; *p >= '0' && *p <= '9'; p++)
-		pid = pid * 10 + (*p - '0');
-	return pid > 0 && pid < 1L << 30 ? (pid_t)pid : 0;
+	return scan_uint(buf, INT_MAX, &pid) ? (pid_t)pid : 0;
 }
 
 /* Read a small /proc file into buf; its length, or -1. */
@@ -132,23 +130,14 @@ static int listed_in_proc_locks(const char *needle)
 	return found;
 }
 
-struct dirents {
-	int fd;
-	/* getdents64 keeps its records 8-byte aligned in the buffer: the
-	 * buffer must be too, for struct dirent64 to be read in place */
-	_Alignas(struct dirent64) char buf[4096];
-	long len, pos;
-};
-
-static int dir_start(struct dirents *d, const char *path)
+int numdir_open(struct numdir *d, const char *path)
 {
 	d->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d->len = d->pos = 0;
 	return d->fd;
 }
 
-/* The next numeric entry, or -1 at the end. */
-static long dir_next_number(struct dirents *d)
+long numdir_next(struct numdir *d)
 {
 	for (;;) {
 		struct dirent64 *e;
@@ -173,14 +162,14 @@ static long dir_next_number(struct dirents *d)
 
 static int pid_holds(long pid, const char *needle)
 {
-	struct dirents fds;
+	struct numdir fds;
 	char path[64], info[4096];
 	long fd;
 
 	snprintf(path, sizeof path, "/proc/%ld/fdinfo", pid);
-	if (dir_start(&fds, path) < 0)
+	if (numdir_open(&fds, path) < 0)
 		return 0;
-	while ((fd = dir_next_number(&fds)) >= 0) {
+	while ((fd = numdir_next(&fds)) >= 0) {
 		snprintf(path, sizeof path, "/proc/%ld/fdinfo/%ld", pid, fd);
 		if (read_small(path, info, sizeof info) > 0 &&
 		    strstr(info, "lock:") && has_lock_line(info, needle)) {
@@ -201,15 +190,15 @@ int pid_holds_lock(pid_t pid, dev_t dev, ino_t ino)
 
 int holders_find(dev_t dev, ino_t ino, pid_t *pids, int max)
 {
-	struct dirents procs;
+	struct numdir procs;
 	char needle[64];
 	long pid;
 	int found = 0;
 
 	lock_needle(needle, sizeof needle, dev, ino);
-	if (!listed_in_proc_locks(needle) || dir_start(&procs, "/proc") < 0)
+	if (!listed_in_proc_locks(needle) || numdir_open(&procs, "/proc") < 0)
 		return 0;
-	while ((pid = dir_next_number(&procs)) >= 0) {
+	while ((pid = numdir_next(&procs)) >= 0) {
 		if (found < max && pid_holds(pid, needle))
 			pids[found++] = (pid_t)pid;
 	}

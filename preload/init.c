@@ -17,14 +17,9 @@
 
 extern int __close(int fd);
 
-/* The library's file name, as LD_PRELOAD entries spell it.  A build under
- * another name says so with -DLIBSINGLE_NAME=... */
-#ifndef LIBSINGLE_NAME
-#define LIBSINGLE_NAME "libsingle.so"
-#endif
-
-/* Our file name, as LD_PRELOAD entries end. */
-static const char *self_base = LIBSINGLE_NAME;
+/* Our file name, as LD_PRELOAD entries end; a copy installed under
+ * another name is found through the loader (self_find). */
+static const char *self_base = "libsingle.so";
 
 /* Which LD_PRELOAD entry loaded us: exec carries it to the next image,
  * spelled the same way ("/usr/$LIB/libsingle.so" stays multilib).  Only
@@ -49,8 +44,13 @@ static void self_find(const char *preload)
  * for every program, and so do the settings. */
 static void leave_environment(int stay, char *preload)
 {
-	int emptied = !stay && preload &&
-		      preload_remove(preload, self_base) && !*preload;
+	int emptied;
+
+	/* only a process that holds the lock (or runs without it) needs to
+	 * know how to name the library to an exec */
+	self_find(preload);
+	emptied = !stay && preload && preload_remove(preload, self_base) &&
+		  !*preload;
 
 	env_drop_start_settings(!stay, emptied);
 }
@@ -191,7 +191,6 @@ __attribute__((constructor)) static void single_init(int argc, char **argv)
 	int saved = errno;
 
 	env_collect(raw, &preload);
-	self_find(preload);
 	if (raw[VAR_HELD]) {
 		held_adopt(raw[VAR_HELD]);
 		leave_environment(raw[VAR_PROGRAMS] != NULL, preload);

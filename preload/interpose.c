@@ -13,7 +13,6 @@
  * count it among the async-signal-safe functions anyway.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -100,25 +99,14 @@ SINGLE_EXPORT int close_range(unsigned first, unsigned last, int flags)
  * Linux 5.9): close what /proc/self/fd lists, read without allocating. */
 static void close_listed_from(unsigned low)
 {
-	char buf[4096];
-	long n;
-	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct numdir fds;
+	long fd;
 
-	if (dir < 0)
+	if (numdir_open(&fds, "/proc/self/fd") < 0)
 		return;
-	while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
-		for (long pos = 0; pos < n;) {
-			struct dirent64 *e = (struct dirent64 *)(void *)(buf + pos);
-			char *end;
-			unsigned long fd = strtoul(e->d_name, &end, 10);
-
-			pos += e->d_reclen;
-			if (!*end && end != e->d_name && fd >= low &&
-			    (int)fd != dir && !is_hidden((int)fd))
-				__close((int)fd);
-		}
-	}
-	__close(dir);
+	while ((fd = numdir_next(&fds)) >= 0)
+		if (fd >= (long)low && fd != fds.fd && !is_hidden((int)fd))
+			__close((int)fd);
 }
 
 SINGLE_EXPORT void closefrom(int lowfd)

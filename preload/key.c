@@ -405,19 +405,14 @@ int lockname_named(char *out, size_t cap, const char *name)
  * slots of different keys never meet. */
 int lockname_slot(char *out, size_t cap, const char *base, unsigned slot)
 {
-	char digits[12];
-	size_t n = strlen(base), d = 0;
+	char digits[24];
+	size_t n = strlen(base), d = format_uint(digits, slot);
 
-	do
-		digits[d++] = (char)('0' + slot % 10);
-	while ((slot /= 10));
 	if (n + 1 + d + 1 > cap)
 		return -1;
 	memmove(out, base, n);
-	out[n++] = '.';
-	while (d)
-		out[n++] = digits[--d];
-	out[n] = '\0';
+	out[n] = '.';
+	memcpy(out + n + 1, digits, d + 1);
 	return 0;
 }
 

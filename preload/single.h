@@ -22,6 +22,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Internal to the build, not settings: what the library exports is only
+ * the calls it interposes (SINGLE_EXPORT, listed in libsingle.map);
+ * everything shared between its files is SINGLE_HIDDEN. */
 #define SINGLE_HIDDEN __attribute__((visibility("hidden")))
 #define SINGLE_EXPORT __attribute__((visibility("default")))
 
@@ -242,6 +245,22 @@ SINGLE_HIDDEN void lock_explain(const struct lock_request *rq,
 				struct lockdir *d);
 
 /* ---- holders.c ------------------------------------------------------- */
+
+/* Reading a directory of numbered entries (/proc, /proc/PID/fdinfo,
+ * /proc/self/fd) without opendir(), which allocates. */
+struct numdir {
+	int fd;
+	/* getdents64 keeps its records 8-byte aligned in the buffer: the
+	 * buffer must be too, for struct dirent64 to be read in place */
+	_Alignas(8) char buf[4096];
+	long len, pos;
+};
+
+/* The directory's descriptor, or -1. */
+SINGLE_HIDDEN int numdir_open(struct numdir *d, const char *path);
+/* The next numbered entry, or -1 at the end (the directory is then
+ * closed; a caller that stops early closes d->fd itself). */
+SINGLE_HIDDEN long numdir_next(struct numdir *d);
 
 SINGLE_HIDDEN pid_t holder_pid_read(int fd);
 SINGLE_HIDDEN int pid_is_ancestor(pid_t pid);

@@ -7,6 +7,7 @@
  * one.  These are the plain system calls glibc's wrappers make, with the
  * same return values and errno.
  */
+/* (SINGLE_SYS_H is this header's include guard, nothing more.) */
 #ifndef SINGLE_SYS_H
 #define SINGLE_SYS_H
 
