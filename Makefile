@@ -35,7 +35,7 @@ all: $(LIB)
 $(LIB): $(LIB_OBJS) preload/libsingle.map
 	$(CC) $(CFLAGS) $(LDFLAGS) $(LIB_LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
 
-preload/%.o: preload/%.c preload/single.h
+preload/%.o: preload/%.c preload/single.h preload/sys.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
 
 # Programs the tests run (tests/progs/NAME.c -> tests/bin/NAME)
@@ -179,12 +179,13 @@ uninstall:
 # seed, then a few seconds each (CI); fuzz: FUZZ_TIME seconds each.
 # New inputs go to build/fuzz/corpus/NAME; crashes to build/fuzz/artifacts.
 FUZZ_NAMES = lockname argv settings preload
-FUZZ_LIB_SRCS = preload/key.c preload/settings.c preload/preload.c
+FUZZ_LIB_SRCS = preload/key.c preload/cmdline.c preload/program.c preload/settings.c \
+		preload/num.c preload/say.c preload/preload.c preload/sys.c
 FUZZ_BINS = $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 FUZZ_CC ?= clang
 FUZZ_CI_TIME ?= 6
 FUZZ_TIME ?= 600
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB_SRCS) preload/single.h
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB_SRCS) $(wildcard preload/*.h)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -o $@ $< $(FUZZ_LIB_SRCS)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Keeping the lock through the holder's own exec.
  *
  * When the process that holds the lock execs (a wrapper script ending in
@@ -10,19 +11,16 @@
  *
  * Everything here runs inside exec*(), which must stay async-signal-safe
  * (a child may exec from a signal handler, or after vfork): the new
- * environment is built without malloc (see carry_env_build).
+ * environment is built without malloc or stdio, in pages of its own, with
+ * system calls only (see carry_env_build).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "single.h"
+#include "sys.h"
 
 /* How LD_PRELOAD named us, copied (the value is edited in place later)
  * into a buffer small enough to keep the library's .bss within the page
@@ -32,7 +30,7 @@ static const char *self_entry = self_copy;
 
 int exec_remember_self(const char *entry, int lasting)
 {
-	size_t n = strlen(entry);
+	size_t n = str_len(entry);
 
 	if (lasting) {
 		self_entry = entry;
@@ -40,7 +38,7 @@ int exec_remember_self(const char *entry, int lasting)
 	}
 	if (n >= sizeof self_copy)
 		return 0;
-	memcpy(self_copy, entry, n + 1);
+	mem_copy(self_copy, entry, n + 1);
 	self_entry = self_copy;
 	return 1;
 }
@@ -48,7 +46,7 @@ int exec_remember_self(const char *entry, int lasting)
 static int holding(void)
 {
 	return __atomic_load_n(&hidden_fd[HIDDEN_LOCK], __ATOMIC_ACQUIRE) >= 0 &&
-	       getpid() == holder_pid;
+	       sys_getpid() == holder_pid;
 }
 
 static void set_cloexec(int on)
@@ -57,7 +55,7 @@ static void set_cloexec(int on)
 		int fd = __atomic_load_n(&hidden_fd[w], __ATOMIC_ACQUIRE);
 
 		if (fd >= 0)
-			fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0);
+			sys_fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0);
 	}
 }
 
@@ -98,35 +96,65 @@ struct carry_env {
 	size_t size;
 };
 
+/* Text appended to an entry being built in place. */
+static char *append(char *to, const char *s)
+{
+	while (*s)
+		*to++ = *s++;
+	*to = '\0';
+	return to;
+}
+
+static char *append_number(char *to, uint64_t v)
+{
+	return to + format_u64(to, v);
+}
+
+/* SINGLE_HELD=LOCKFD:DIRFD:DEV:INO:PID */
+static void held_entry(char *out, const struct fileinfo *fi)
+{
+	int dirfd = hidden_fd[HIDDEN_DIR] >= 0 ? hidden_fd[HIDDEN_DIR] :
+		    hidden_fd[HIDDEN_LOCK];
+
+	out = append(out, var_name(VAR_HELD));
+	out = append(out, "=");
+	out = append_number(out, (uint64_t)hidden_fd[HIDDEN_LOCK]);
+	out = append(out, ":");
+	out = append_number(out, (uint64_t)dirfd);
+	out = append(out, ":");
+	out = append_number(out, fi->dev);
+	out = append(out, ":");
+	out = append_number(out, fi->ino);
+	out = append(out, ":");
+	append_number(out, (uint64_t)holder_pid);
+}
+
 static int carry_env_build(struct carry_env *ce, char *const envp[])
 {
 	const char *old = env_value(envp, "LD_PRELOAD");
 	size_t n = env_count(envp), k = 0;
-	size_t plen = sizeof "LD_PRELOAD=" + strlen(self_entry) + 1 +
-		      (old ? strlen(old) : 0);
-	const size_t hlen = 96;
-	char *preload, *held;
-	struct stat st;
+	size_t plen = sizeof "LD_PRELOAD=" + str_len(self_entry) + 1 +
+		      (old ? str_len(old) : 0);
+	const size_t hlen = 128;
+	char *preload, *held, *p;
+	struct fileinfo fi;
 
-	if (fstat(hidden_fd[HIDDEN_LOCK], &st) < 0)
+	if (sys_fileinfo(hidden_fd[HIDDEN_LOCK], "", SYS_AT_EMPTY_PATH, &fi) < 0)
 		return -1;
 	ce->size = (n + 3) * sizeof(char *) + plen + hlen;
-	ce->env = mmap(NULL, ce->size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (ce->env == MAP_FAILED)
-		return -1;
+	if (!(ce->env = sys_mmap_anon(ce->size)))
+		return -ENOMEM;
 	preload = (char *)(ce->env + n + 3);
 	held = preload + plen;
-	if (old && preload_has(old, path_basename(self_entry), NULL))
-		snprintf(preload, plen, "LD_PRELOAD=%s", old);
-	else
-		snprintf(preload, plen, "LD_PRELOAD=%s%s%s", self_entry,
-			 old && *old ? ":" : "", old ? old : "");
-	snprintf(held, hlen, "%s=%d:%d:%lu:%lu:%d", var_name(VAR_HELD),
-		 hidden_fd[HIDDEN_LOCK], hidden_fd[HIDDEN_DIR] >= 0 ?
-		 hidden_fd[HIDDEN_DIR] : hidden_fd[HIDDEN_LOCK],
-		 (unsigned long)st.st_dev, (unsigned long)st.st_ino,
-		 (int)holder_pid);
+	p = append(preload, "LD_PRELOAD=");
+	if (old && preload_has(old, path_basename(self_entry), NULL)) {
+		append(p, old);
+	} else {
+		p = append(p, self_entry);
+		if (old && *old)
+			append(append(p, ":"), old);
+	}
+	held_entry(held, &fi);
 	ce->env[k++] = preload;
 	ce->env[k++] = held;
 	for (size_t i = 0; i < n; i++)
@@ -137,30 +165,27 @@ static int carry_env_build(struct carry_env *ce, char *const envp[])
 	return 0;
 }
 
-int exec_carrying(char *const envp[], exec_fn fn, const void *ctx)
+long exec_carrying(char *const envp[], exec_fn fn, const void *ctx)
 {
 	struct carry_env ce;
-	int rc, err;
+	long rc;
 
 	if (!holding())
 		return fn(ctx, envp);
 	/* out of memory: fail the exec rather than let the lock go */
-	if (carry_env_build(&ce, envp) < 0)
-		return -1;
+	if ((rc = carry_env_build(&ce, envp)) < 0)
+		return rc;
 	set_cloexec(0);
 	rc = fn(ctx, ce.env);
-	err = errno;
 	set_cloexec(1);
-	munmap(ce.env, ce.size);
-	errno = err;
+	sys_munmap(ce.env, ce.size);
 	return rc;
 }
 
 /* One field of SINGLE_HELD: a number up to max, then `end`. */
-static int held_field(const char **s, char end, unsigned long max,
-		      unsigned long *out)
+static int held_field(const char **s, char end, uint64_t max, uint64_t *out)
 {
-	const char *p = scan_uint(*s, max, out);
+	const char *p = scan_u64(*s, max, out);
 
 	if (!p || *p != end)
 		return -1;
@@ -177,27 +202,30 @@ static int held_field(const char **s, char end, unsigned long max,
  * way. */
 int held_adopt(const char *v)
 {
-	unsigned long lockfd, dirfd, dev, ino, pid;
-	struct stat st;
+	uint64_t lockfd, dirfd, dev, ino, pid;
+	struct fileinfo fi;
 	const char *p = v;
+	int dir;
 
 	if (!v)
 		return 0;
 	if (held_field(&p, ':', INT_MAX, &lockfd) < 0 ||
 	    held_field(&p, ':', INT_MAX, &dirfd) < 0 ||
-	    held_field(&p, ':', ULONG_MAX, &dev) < 0 ||
-	    held_field(&p, ':', ULONG_MAX, &ino) < 0 ||
+	    held_field(&p, ':', UINT64_MAX, &dev) < 0 ||
+	    held_field(&p, ':', UINT64_MAX, &ino) < 0 ||
 	    held_field(&p, '\0', INT_MAX, &pid) < 0)
 		return 1;
-	if ((pid_t)pid != getpid() || fstat((int)lockfd, &st) < 0 ||
-	    st.st_dev != (dev_t)dev || st.st_ino != (ino_t)ino)
+	if ((pid_t)pid != sys_getpid() ||
+	    sys_fileinfo((int)lockfd, "", SYS_AT_EMPTY_PATH, &fi) < 0 ||
+	    fi.dev != dev || fi.ino != ino)
 		return 1;
-	fcntl((int)lockfd, F_SETFD, FD_CLOEXEC);
-	if (fstat((int)dirfd, &st) == 0 && S_ISDIR(st.st_mode))
-		fcntl((int)dirfd, F_SETFD, FD_CLOEXEC);
+	sys_fcntl((int)lockfd, F_SETFD, FD_CLOEXEC);
+	dir = (int)dirfd;
+	if (sys_fileinfo(dir, "", SYS_AT_EMPTY_PATH, &fi) == 0 && S_ISDIR(fi.mode))
+		sys_fcntl(dir, F_SETFD, FD_CLOEXEC);
 	else
-		dirfd = (unsigned long)-1;
+		dir = -1;
 	holder_pid = (pid_t)pid;
-	hidden_adopt((int)lockfd, (int)dirfd);
+	hidden_adopt((int)lockfd, dir);
 	return 1;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Keeping the lock's descriptors out of the program's way.
  *
  * They start at the top of the usual table (1022 and 1023), far from the
@@ -15,18 +16,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "single.h"
 #include "sys.h"
-
-extern int __close(int fd);
 
 int hidden_fd[HIDDEN_N] = { -1, -1 };
 pid_t holder_pid;
@@ -61,14 +54,32 @@ int hidden_in_range(unsigned lo, unsigned hi)
  * hidden_evict moves them above the soft limit. */
 #define HIGH_FD (1024 - HIDDEN_N)
 
+/* The soft and hard descriptor limits, without libc (the kernel's
+ * struct rlimit64 is two 64-bit numbers everywhere). */
+struct limits {
+	uint64_t cur, max;
+};
+
+#define LIMIT_INFINITY (~(uint64_t)0)
+
+static int limits_get(struct limits *l)
+{
+	return (int)SYS_(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, l, 0, 0);
+}
+
+static int limits_set(const struct limits *l)
+{
+	return (int)SYS_(SYS_prlimit64, 0, RLIMIT_NOFILE, l, 0, 0, 0);
+}
+
 static int dup_top(int fd)
 {
-	struct rlimit rl;
+	struct limits rl = { 0, 0 };
 	int high = sys_fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
 
-	if (high < 0 && errno == EINVAL && getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		high = sys_fcntl(fd, F_DUPFD_CLOEXEC, rl.rlim_cur > HIDDEN_N + 3 ?
-				 (long)rl.rlim_cur - HIDDEN_N : 3);
+	if (high == -EINVAL && limits_get(&rl) == 0)
+		high = sys_fcntl(fd, F_DUPFD_CLOEXEC, rl.cur > HIDDEN_N + 3 ?
+				 (long)rl.cur - HIDDEN_N : 3);
 	return high;
 }
 
@@ -87,26 +98,25 @@ static int dup_top(int fd)
  */
 static pid_t guard;
 
-void hidden_guard_enter(sigset_t *old)
+void hidden_guard_enter(uint64_t old[2])
 {
-	sigset_t all;
+	const uint64_t all[2] = { ~0ULL, ~0ULL };
 	pid_t self = sys_getpid(), held = 0;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, old);
+	sys_sigprocmask(SIG_BLOCK, all, old);
 	while (!__atomic_compare_exchange_n(&guard, &held, self, 0,
 					    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
 		if (held != self)
 			continue;       /* left by the parent: retry with it */
-		sched_yield();
+		SYS_(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
 		held = 0;
 	}
 }
 
-void hidden_guard_leave(const sigset_t *old)
+void hidden_guard_leave(const uint64_t old[2])
 {
 	__atomic_store_n(&guard, 0, __ATOMIC_RELEASE);
-	pthread_sigmask(SIG_SETMASK, old, NULL);
+	sys_sigprocmask(SIG_SETMASK, old, 0);
 }
 
 /* A soft limit above this leaves room enough below it. */
@@ -129,34 +139,33 @@ static int dup_highest_free(int fd, int limit)
  * as high as possible below it; close-on-exec. */
 static int dup_elsewhere(int fd)
 {
-	struct rlimit rl, raised;
+	struct limits rl = { 0, 0 }, raised;
 	int high = -1;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+	if (limits_get(&rl) < 0)
 		return sys_fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	/* with a huge limit (containers allow a million), going to its top
 	 * would grow the kernel's descriptor table to megabytes */
-	if (rl.rlim_cur > ROOMY_LIMIT)
+	if (rl.cur > ROOMY_LIMIT)
 		return dup_highest_free(fd, ROOMY_LIMIT);
-	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur) {
+	if (rl.max > rl.cur) {
 		raised = rl;
-		raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
-				  rl.rlim_max > rl.rlim_cur + 64 ?
-				  rl.rlim_cur + 64 : rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-			high = sys_fcntl(fd, F_DUPFD_CLOEXEC, (long)rl.rlim_cur);
-			setrlimit(RLIMIT_NOFILE, &rl);
+		raised.cur = rl.max == LIMIT_INFINITY || rl.max > rl.cur + 64 ?
+			     rl.cur + 64 : rl.max;
+		if (limits_set(&raised) == 0) {
+			high = sys_fcntl(fd, F_DUPFD_CLOEXEC, (long)rl.cur);
+			limits_set(&rl);
 		}
 	}
-	return high >= 0 ? high : dup_highest_free(fd, (int)rl.rlim_cur);
+	return high >= 0 ? high : dup_highest_free(fd, (int)rl.cur);
 }
 
-static int same_file(int fd, const struct stat *want)
+static int same_file(int fd, const struct fileinfo *want)
 {
-	struct stat st;
+	struct fileinfo fi;
 
-	return fstatat(fd, "", &st, AT_EMPTY_PATH) == 0 &&
-	       st.st_dev == want->st_dev && st.st_ino == want->st_ino;
+	return sys_fileinfo(fd, "", SYS_AT_EMPTY_PATH, &fi) == 0 &&
+	       fi.dev == want->dev && fi.ino == want->ino;
 }
 
 /* Move hidden descriptor `which` off its number.  The copy is published
@@ -165,9 +174,9 @@ static int same_file(int fd, const struct stat *want)
  * looked free) is caught here, and the move is made again. */
 static int evict_one(int which, int cur)
 {
-	struct stat want;
+	struct fileinfo want;
 
-	if (fstatat(cur, "", &want, AT_EMPTY_PATH) < 0)
+	if (sys_fileinfo(cur, "", SYS_AT_EMPTY_PATH, &want) < 0)
 		return -1;
 	for (int tries = 0; tries < 16; tries++) {
 		int moved = dup_elsewhere(cur);
@@ -185,17 +194,16 @@ static int evict_one(int which, int cur)
 
 int hidden_evict(int fd)
 {
-	int saved = errno, rc = 0;
-	sigset_t old;
+	uint64_t old[2];
+	int rc = 0;
 
 	if (fd < 0)
 		return 0;
-	hidden_guard_enter(&old);
+	hidden_guard_enter(old);
 	for (int w = 0; w < HIDDEN_N; w++)
 		if (load(w) == fd && evict_one(w, fd) < 0)
 			rc = -1;
-	hidden_guard_leave(&old);
-	errno = saved;
+	hidden_guard_leave(old);
 	return rc;
 }
 
@@ -206,11 +214,11 @@ static void close_pair(int a, int b)
 	if ((a == b + 1 || b == a + 1) &&
 	    sys_close_range(a < b ? a : b, a < b ? b : a, 0) == 0)
 		return;
-	__close(a);
-	__close(b);
+	sys_close(a);
+	sys_close(b);
 }
 
-int hide_fds(int lockfd, int dirfd)
+void hide_fds(int lockfd, int dirfd)
 {
 	int lock_high = dup_top(lockfd);
 	int dir_high = lock_high < 0 ? -1 : dup_top(dirfd);
@@ -221,13 +229,12 @@ int hide_fds(int lockfd, int dirfd)
 		/* No room to move them (a tiny descriptor limit): they stay
 		 * where they are, hidden and close-on-exec all the same. */
 		if (lock_high >= 0)
-			__close(lock_high);
+			sys_close(lock_high);
 		lock_high = lockfd;
 		dir_high = dirfd;
 	}
 	__atomic_store_n(&hidden_fd[HIDDEN_LOCK], lock_high, __ATOMIC_RELEASE);
 	__atomic_store_n(&hidden_fd[HIDDEN_DIR], dir_high, __ATOMIC_RELEASE);
-	return 0;
 }
 
 void hidden_adopt(int lockfd, int dirfd)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The calls the library interposes: the only symbols it exports.
  *
  * To the program the lock's descriptors do not exist.  Closing one fails
@@ -6,29 +7,23 @@
  * ours elsewhere, then do exactly what was asked.  When no lock is held
  * each call costs a compare before the real one.
  *
- * The real calls are glibc's own aliases (__close, __dup2) or the system
- * calls themselves, as glibc makes them: no dlsym() on the way, so these
- * stay async-signal-safe.  Only execvpe is looked up, at its first use,
- * because glibc does real work in it (the PATH search); POSIX does not
- * count it among the async-signal-safe functions anyway.
+ * The real calls are the system calls themselves, as libc makes them
+ * (sys.h): no dlsym() on the way, so these stay async-signal-safe.  Only
+ * execvpe is looked up, at its first use, because libc does real work in
+ * it (the PATH search); POSIX does not count it among the
+ * async-signal-safe functions anyway.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "single.h"
 #include "sys.h"
 
 extern char **environ;
-extern int __close(int fd);
-extern int __dup2(int oldfd, int newfd);
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -42,29 +37,37 @@ static int fail(int err)
 	return -1;
 }
 
+/* A system call's answer as libc gives it: -1 and errno on failure. */
+static int answer(long rc)
+{
+	if (rc < 0 && rc > -4096)
+		return fail((int)-rc);
+	return (int)rc;
+}
+
 /* ---- closing ---------------------------------------------------------- */
 
 SINGLE_EXPORT int close(int fd)
 {
 	if (is_hidden(fd))
 		return fail(EBADF);
-	return __close(fd);
+	return answer(sys_close(fd));
 }
 
 /* close_range over [lo, hi] leaving the hidden descriptors alone. */
 static int close_range_around(unsigned lo, unsigned hi, int flags)
 {
-	int rc = 0, h;
+	int rc = 0, h, r;
 
 	while (lo <= hi && (h = hidden_in_range(lo, hi)) >= 0) {
-		if ((unsigned)h > lo && sys_close_range(lo, (unsigned)h - 1, flags) < 0)
-			rc = -1;
+		if ((unsigned)h > lo && (r = sys_close_range(lo, (unsigned)h - 1, flags)) < 0)
+			rc = r;
 		if ((unsigned)h == hi)
 			return rc;
 		lo = (unsigned)h + 1;
 	}
-	if (lo <= hi && sys_close_range(lo, hi, flags) < 0)
-		rc = -1;
+	if (lo <= hi && (r = sys_close_range(lo, hi, flags)) < 0)
+		rc = r;
 	return rc;
 }
 
@@ -72,27 +75,22 @@ static int close_range_around(unsigned lo, unsigned hi, int flags)
  * eviction can move that descriptor into the range. */
 static int close_range_guarded(unsigned first, unsigned last, int flags)
 {
-	sigset_t old;
+	uint64_t old[2];
 	int rc;
 
-	hidden_guard_enter(&old);
+	hidden_guard_enter(old);
 	rc = close_range_around(first, last, flags);
-	hidden_guard_leave(&old);
+	hidden_guard_leave(old);
 	return rc;
 }
 
 SINGLE_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-	int saved = errno, rc;
-
 	/* marking ours close-on-exec changes nothing: it already is */
 	if (first > last || (flags & CLOSE_RANGE_CLOEXEC) ||
 	    hidden_in_range(first, last) < 0)
-		return sys_close_range(first, last, flags);
-	rc = close_range_guarded(first, last, flags);
-	if (rc == 0)
-		errno = saved;
-	return rc;
+		return answer(sys_close_range(first, last, flags));
+	return answer(close_range_guarded(first, last, flags));
 }
 
 /* What glibc's closefrom does where close_range is missing (before
@@ -106,51 +104,71 @@ static void close_listed_from(unsigned low)
 		return;
 	while ((fd = numdir_next(&fds)) >= 0)
 		if (fd >= (long)low && fd != fds.fd && !is_hidden((int)fd))
-			__close((int)fd);
+			sys_close((int)fd);
 }
 
 SINGLE_EXPORT void closefrom(int lowfd)
 {
-	int saved = errno;
 	unsigned low = lowfd < 0 ? 0 : (unsigned)lowfd;
-
 	int rc = hidden_in_range(low, ~0U) < 0 ? sys_close_range(low, ~0U, 0) :
 		 close_range_guarded(low, ~0U, 0);
 
 	if (rc < 0)             /* glibc too falls back on any failure */
 		close_listed_from(low);
-	errno = saved;
 }
 
 /* ---- duplicating onto a number -------------------------------------- */
 
+/* dup2 as the kernel makes it: dup2 itself where it exists; on
+ * machines that only have dup3, the same-number case by hand. */
+static long real_dup2(int oldfd, int newfd)
+{
+#ifdef SYS_dup2
+	return SYS_(SYS_dup2, oldfd, newfd, 0, 0, 0, 0);
+#else
+	if (oldfd == newfd) {
+		long rc = sys_fcntl(oldfd, F_GETFD, 0);
+
+		return rc < 0 ? rc : newfd;
+	}
+	return sys_dup3(oldfd, newfd, 0);
+#endif
+}
+
+/* newfd is hidden: move ours out of the way first, once oldfd is known
+ * to be open (EBADF comes before anything moves). */
+static int make_room(int oldfd, int newfd)
+{
+	long rc = sys_fcntl(oldfd, F_GETFD, 0);
+
+	if (rc < 0)
+		return (int)rc;
+	return hidden_evict(newfd) < 0 ? -EMFILE : 0;
+}
+
 SINGLE_EXPORT int dup2(int oldfd, int newfd)
 {
+	int rc;
+
 	if (is_hidden(oldfd))
 		return fail(EBADF);
-	if (is_hidden(newfd) && oldfd != newfd) {
-		if (fcntl(oldfd, F_GETFD) < 0)
-			return -1;              /* EBADF, before anything moves */
-		if (hidden_evict(newfd) < 0)
-			return fail(EMFILE);
-	}
-	return __dup2(oldfd, newfd);
+	if (is_hidden(newfd) && oldfd != newfd && (rc = make_room(oldfd, newfd)) < 0)
+		return fail(-rc);
+	return answer(real_dup2(oldfd, newfd));
 }
 
 SINGLE_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
+	int rc;
+
 	/* the kernel's own order: a bad flag or the same number comes first */
 	if (oldfd == newfd || (flags & ~O_CLOEXEC))
-		return (int)syscall(SYS_dup3, oldfd, newfd, flags);
+		return answer(sys_dup3(oldfd, newfd, flags));
 	if (is_hidden(oldfd))
 		return fail(EBADF);
-	if (is_hidden(newfd)) {
-		if (fcntl(oldfd, F_GETFD) < 0)
-			return -1;
-		if (hidden_evict(newfd) < 0)
-			return fail(EMFILE);
-	}
-	return (int)syscall(SYS_dup3, oldfd, newfd, flags);
+	if (is_hidden(newfd) && (rc = make_room(oldfd, newfd)) < 0)
+		return fail(-rc);
+	return answer(sys_dup3(oldfd, newfd, flags));
 }
 
 /* ---- exec ------------------------------------------------------------- */
@@ -161,43 +179,49 @@ struct exec_args {
 	int dirfd, flags;
 };
 
-static int do_execve(const void *ctx, char *const envp[])
+static long do_execve(const void *ctx, char *const envp[])
 {
 	const struct exec_args *a = ctx;
 
-	return (int)syscall(SYS_execve, a->path, a->argv, envp);
+	return SYS_(SYS_execve, a->path, a->argv, envp, 0, 0, 0);
 }
 
-static int do_execvpe(const void *ctx, char *const envp[])
+/* libc's execvpe: it searches PATH (and runs a script without "#!"
+ * through /bin/sh), which the kernel does not. */
+static long do_execvpe(const void *ctx, char *const envp[])
 {
-	const struct exec_args *a = ctx;
-
 	static execvpe_fn *real_execvpe;
+	const struct exec_args *a = ctx;
+	int saved = errno, rc;
 
 	if (!real_execvpe)
 		real_execvpe = (execvpe_fn *)dlsym(RTLD_NEXT, "execvpe");
-	return real_execvpe(a->path, a->argv, envp);
+	if (!real_execvpe)
+		return -ENOSYS;
+	rc = real_execvpe(a->path, a->argv, envp) < 0 ? -errno : 0;
+	errno = saved;
+	return rc;
 }
 
-static int do_execveat(const void *ctx, char *const envp[])
+static long do_execveat(const void *ctx, char *const envp[])
 {
 	const struct exec_args *a = ctx;
 
-	return (int)syscall(SYS_execveat, a->dirfd, a->path, a->argv, envp,
-			    a->flags);
+	return SYS_(SYS_execveat, a->dirfd, a->path, a->argv, envp, a->flags, 0);
 }
 
-static int do_fexecve(const void *ctx, char *const envp[])
+static long do_fexecve(const void *ctx, char *const envp[])
 {
 	const struct exec_args *a = ctx;
-	char proc[32];
+	char proc[32] = "/proc/self/fd/";
+	long rc = SYS_(SYS_execveat, a->dirfd, "", a->argv, envp,
+		       SYS_AT_EMPTY_PATH, 0);
 
-	syscall(SYS_execveat, a->dirfd, "", a->argv, envp, AT_EMPTY_PATH);
-	if (errno != ENOSYS)
-		return -1;
+	if (rc != -ENOSYS)
+		return rc;
 	/* kernels before 3.19: the way glibc falls back */
-	snprintf(proc, sizeof proc, "/proc/self/fd/%d", a->dirfd);
-	return (int)syscall(SYS_execve, proc, a->argv, envp);
+	format_u64(proc + 14, (uint64_t)a->dirfd);
+	return SYS_(SYS_execve, proc, a->argv, envp, 0, 0, 0);
 }
 
 SINGLE_EXPORT int execve(const char *path, char *const argv[],
@@ -205,7 +229,7 @@ SINGLE_EXPORT int execve(const char *path, char *const argv[],
 {
 	struct exec_args a = { path, argv, 0, 0 };
 
-	return exec_carrying(envp, do_execve, &a);
+	return answer(exec_carrying(envp, do_execve, &a));
 }
 
 SINGLE_EXPORT int execv(const char *path, char *const argv[])
@@ -218,7 +242,7 @@ SINGLE_EXPORT int execvpe(const char *file, char *const argv[],
 {
 	struct exec_args a = { file, argv, 0, 0 };
 
-	return exec_carrying(envp, do_execvpe, &a);
+	return answer(exec_carrying(envp, do_execvpe, &a));
 }
 
 SINGLE_EXPORT int execvp(const char *file, char *const argv[])
@@ -232,7 +256,7 @@ SINGLE_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 
 	if (fd < 0)
 		return fail(EINVAL);
-	return exec_carrying(envp, do_fexecve, &a);
+	return answer(exec_carrying(envp, do_fexecve, &a));
 }
 
 SINGLE_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
@@ -240,7 +264,7 @@ SINGLE_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
 {
 	struct exec_args a = { path, argv, dirfd, flags };
 
-	return exec_carrying(envp, do_execveat, &a);
+	return answer(exec_carrying(envp, do_execveat, &a));
 }
 
 /* The execl family: gather the variadic arguments into an array on the

@@ -1,298 +1,181 @@
-/* Deciding which starts exclude each other, and naming their lock files.
+/* SPDX-License-Identifier: MIT */
+/* The key: which starts exclude each other, and the name of their lock
+ * file.
  *
- * Everything here is pure (no system calls): program.c gathers the facts
- * from the kernel, this file reads command lines and makes names.
+ * The key is the file that was executed, symlinks resolved; a "#!"
+ * script rather than its interpreter; the script an interpreter was
+ * started on; the code an interpreter was given inline; the command a
+ * launcher runs.  SINGLE_KEY replaces it, SINGLE_SCOPE=command adds the
+ * arguments.  The kernel's facts come from program.c, the reading of
+ * command lines from cmdline.c; this file decides, names the lock file
+ * (and reads such names back), and explains its choice.
  */
-#define _GNU_SOURCE
-#include <string.h>
+#include <fcntl.h>
 
 #include "single.h"
 
-const char *path_basename(const char *path)
-{
-	const char *base = path;
+/* ---- deciding ----------------------------------------------------------- */
 
-	for (; *path; path++)
-		if (*path == '/')
-			base = path + 1;
-	return base;
+static void set_args(struct key *k, char **argv, int from, int argc)
+{
+	k->args = argv + from;
+	k->nargs = from < argc ? argc - from : 0;
 }
 
-/* ---- interpreters ---------------------------------------------------- */
-
-enum { SHELL = 1 };   /* -c is a flag; the text is the first operand */
-
-struct interp {
-	const char *name;        /* base name; a version suffix may follow */
-	const char *code;        /* options whose argument is code to run */
-	const char *module;      /* options whose argument is a module */
-	const char *script;      /* options whose argument is the script */
-	const char *with_arg;    /* other options that take an argument */
-	const char *attached;    /* options whose argument is the rest of the word */
-	const char *const *long_code;
-	const char *const *long_arg;
-	int flags;
-};
-
-static const char *const bash_long[] = { "--rcfile", "--init-file", NULL };
-static const char *const python_long[] = { "--check-hash-based-pycs", NULL };
-static const char *const node_code[] = { "--eval", "--print", NULL };
-static const char *const node_long[] = {
-	"--require", "--import", "--loader", "--experimental-loader",
-	"--conditions", "--input-type", "--env-file", NULL
-};
-
-static const struct interp interps[] = {
-	{ "sh",      "c", "",  "",  "oO",   "", NULL, NULL, SHELL },
-	{ "ash",     "c", "",  "",  "oO",   "", NULL, NULL, SHELL },
-	{ "dash",    "c", "",  "",  "oO",   "", NULL, NULL, SHELL },
-	{ "bash",    "c", "",  "",  "oO",   "", NULL, bash_long, SHELL },
-	{ "zsh",     "c", "",  "",  "oO",   "", NULL, NULL, SHELL },
-	{ "ksh",     "c", "",  "",  "oO",   "", NULL, NULL, SHELL },
-	{ "mksh",    "c", "",  "",  "oOT",  "", NULL, NULL, SHELL },
-	{ "python",  "c", "m", "",  "WX",   "", NULL, python_long, 0 },
-	{ "pypy",    "c", "m", "",  "WX",   "", NULL, python_long, 0 },
-	{ "perl",    "eE", "", "",  "I",    "0CdDilmMxV", NULL, NULL, 0 },
-	{ "ruby",    "e", "",  "",  "ICEr", "0x", NULL, NULL, 0 },
-	{ "node",    "ep", "", "",  "rC",   "", node_code, node_long, 0 },
-	{ "nodejs",  "ep", "", "",  "rC",   "", node_code, node_long, 0 },
-	{ "lua",     "e", "",  "",  "l",    "", NULL, NULL, 0 },
-	{ "php",     "r", "",  "f", "cdz",  "", NULL, NULL, 0 },
-	{ "Rscript", "e", "",  "",  "",     "", NULL, NULL, 0 },
-	{ "tclsh",   "",  "",  "",  "",     "", NULL, NULL, 0 },
-};
-
-/* "python3.11" is python, "perl5.36.0" is perl, "lua5.4" is lua. */
-static int name_is(const char *base, const char *name)
+void key_started_as(struct key *k, int argc, char **argv)
 {
-	if (!(base = after_prefix(base, name)))
+	const char *script = program_script(argc, argv);
+	const char *base = path_basename(script ? script : argv[0]);
+	const struct interp *in;
+	int cmd;
+
+	k->started_as = base;
+	if (script)
+		return;
+	if ((cmd = launcher_command(base, argc, argv)) > 0) {
+		argv += cmd;
+		argc -= cmd;
+		base = k->started_as = path_basename(argv[0]);
+	}
+	if ((in = interp_find(base))) {
+		struct run run;
+
+		interp_parse(in, argc, argv, &run);
+		if (run.kind == RUN_SCRIPT)
+			k->started_as = path_basename(run.what);
+	}
+}
+
+/* An interpreter's command line: the script, the code, or itself. */
+static int identify_interpreted(struct key *k, int argc, char **argv)
+{
+	const struct interp *in = interp_find(path_basename(k->path));
+	struct run run;
+	int rc;
+
+	if (!in)
 		return 0;
-	for (; *base; base++)
-		if ((*base < '0' || *base > '9') && *base != '.')
-			return 0;
+	interp_parse(in, argc, argv, &run);
+	switch (run.kind) {
+	case RUN_SCRIPT:
+		if ((rc = path_resolve(run.what, k->path)) < 0)
+			return rc;
+		set_args(k, argv, run.rest, argc);
+		break;
+	case RUN_INLINE:
+	case RUN_MODULE:
+		/* keyed by interpreter, option and text */
+		mem_copy(k->inline_flag, run.flag, sizeof run.flag);
+		k->inline_text = run.what;
+		set_args(k, argv, run.rest, argc);
+		break;
+	case RUN_SELF:
+		break;
+	}
+	return 0;
+}
+
+/* A "#!" start: the script, unless argv merely repeats the binary's own
+ * name ("cat /usr/bin/cat"). */
+static int identify_script(struct key *k, const char *script, int argc,
+			   char **argv)
+{
+	if (path_resolve(script, k->path) < 0 || program_is_exe(k->path))
+		return 0;
+	for (int i = 1; i < argc; i++) {
+		if (argv[i] == script || str_eq(argv[i], script)) {
+			set_args(k, argv, i + 1, argc);
+			break;
+		}
+	}
 	return 1;
 }
 
-const struct interp *interp_find(const char *base)
+int key_identify(struct key *k, int argc, char **argv)
 {
-	for (size_t i = 0; i < sizeof interps / sizeof *interps; i++)
-		if (name_is(base, interps[i].name))
-			return &interps[i];
-	return NULL;
-}
+	const char *script = program_script(argc, argv);
+	int cmd, rc;
 
-static int in_list(const char *const *list, const char *s, size_t n)
-{
-	for (; list && *list; list++)
-		if (strlen(*list) == n && !strncmp(*list, s, n))
-			return 1;
-	return 0;
-}
-
-/* The argument of option letter at w[j]: the rest of the word, or the
- * next word.  Returns its argv index through *i; NULL if missing. */
-static const char *option_arg(int argc, char *const argv[], int *i,
-			      const char *w, int j)
-{
-	if (w[j + 1])
-		return w + j + 1;
-	if (*i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
-static void run_set(struct run *run, enum run_kind kind, const char *what,
-		    char letter, int rest)
-{
-	run->kind = kind;
-	run->what = what;
-	run->flag[0] = letter ? '-' : '\0';
-	run->flag[1] = letter;
-	run->flag[2] = '\0';
-	run->rest = rest;
-}
-
-/* A long option such as --eval=CODE or --eval CODE.  Returns 1 if it
- * decided the run, 0 to go on; advances *i past an argument. */
-static int long_option(const struct interp *in, int argc, char *const argv[],
-		       int *i, struct run *run)
-{
-	const char *w = argv[*i], *eq = strchr(w, '=');
-	size_t n = eq ? (size_t)(eq - w) : strlen(w);
-
-	if (in_list(in->long_code, w, n)) {
-		if (eq)
-			run_set(run, RUN_INLINE, eq + 1, w[2], *i + 1);
-		else if (*i + 1 < argc)
-			run_set(run, RUN_INLINE, argv[*i + 1], w[2], *i + 2);
-		else
+	k->inline_flag[0] = '\0';
+	k->inline_text = NULL;
+	set_args(k, argv, 1, argc);
+	if (script && identify_script(k, script, argc, argv))
+		return 0;
+	if ((rc = program_exe(k->path)) < 0)
+		return rc;
+	cmd = launcher_command(path_basename(k->path), argc, argv);
+	if (cmd > 0) {
+		argv += cmd;
+		argc -= cmd;
+		/* not found: the launcher will fail on its own; key it */
+		if (path_search(argv[0], k->path) < 0 ||
+		    path_resolve(k->path, k->path) < 0)
+			return program_exe(k->path);
+		set_args(k, argv, 1, argc);
+		if (path_is_script(k->path))
 			return 0;
-		return 1;
 	}
-	if (!eq && in_list(in->long_arg, w, n) && *i + 1 < argc)
-		++*i;
-	return 0;
+	return identify_interpreted(k, argc, argv);
 }
 
-void interp_parse(const struct interp *in, int argc, char *const argv[],
-		  struct run *run)
+const char *key_label(const struct key *k, const struct settings *st)
 {
-	int i, shell_code = 0;
+	return st->key ? st->key : k->started_as ? k->started_as :
+	       path_basename(k->path);
+}
 
-	run_set(run, RUN_SELF, NULL, 0, 1);
-	for (i = 1; i < argc; i++) {
-		const char *w = argv[i];
-
-		if ((in->flags & SHELL) && w[0] == '+' && w[1]) {
-			if (strchr("oO", w[1]) && !w[2] && i + 1 < argc)
-				i++;
-			continue;
-		}
-		if (w[0] != '-' || !w[1])
-			break;
-		if (!strcmp(w, "--")) {
-			i++;
-			break;
-		}
-		if (w[1] == '-') {
-			if (long_option(in, argc, argv, &i, run))
-				return;
-			continue;
-		}
-		for (int j = 1; w[j]; j++) {
-			char c = w[j];
-			const char *arg;
-			int at = i;
-
-			if ((in->flags & SHELL) && strchr(in->code, c)) {
-				shell_code = 1;
-				continue;
-			}
-			if (strchr(in->code, c) || strchr(in->module, c) ||
-			    strchr(in->script, c)) {
-				arg = option_arg(argc, argv, &at, w, j);
-				if (!arg)
-					return;
-				if (strchr(in->script, c))
-					run_set(run, RUN_SCRIPT, arg, 0, at + 1);
-				else
-					run_set(run, strchr(in->code, c) ? RUN_INLINE : RUN_MODULE,
-						arg, c, at + 1);
-				return;
-			}
-			if (strchr(in->with_arg, c)) {
-				if (!w[j + 1] && i + 1 < argc)
-					i++;
-				break;
-			}
-			if (strchr(in->attached, c))
-				break;
-			if ((in->flags & SHELL) && c == 's')
-				return;         /* commands from stdin */
-		}
-	}
-	if (i >= argc || !strcmp(argv[i], "-"))
+void key_explain(const struct key *k, const struct settings *st)
+{
+	print_stdout("key: ");
+	if (st->key) {
+		print_stdout(st->key);
+		print_stdout(" (SINGLE_KEY)\n");
 		return;
-	if (shell_code)
-		run_set(run, RUN_INLINE, argv[i], 'c', i + 1);
-	else
-		run_set(run, RUN_SCRIPT, argv[i], 0, i + 1);
-}
-
-/* ---- launchers ------------------------------------------------------- */
-
-struct launcher {
-	const char *name;
-	const char *with_arg;    /* short options that take an argument */
-	const char *refuse;      /* options that mean "not running a command" */
-	const char *const *long_arg;
-	int operands;            /* operands before the command (a duration...) */
-	int assignments;         /* NAME=VALUE words may precede it (env) */
-};
-
-static const char *const env_long[] = { "--unset", "--chdir", NULL };
-static const char *const nice_long[] = { "--adjustment", NULL };
-static const char *const stdbuf_long[] = { "--input", "--output", "--error", NULL };
-static const char *const timeout_long[] = { "--signal", "--kill-after", NULL };
-static const char *const ionice_long[] = { "--class", "--classdata", NULL };
-static const char *const chrt_long[] = { "--sched-runtime", "--sched-period", "--sched-deadline", NULL };
-
-static const struct launcher launchers[] = {
-	{ "env",     "uC",  "S",   env_long,     0, 1 },
-	{ "nice",    "n",   "",    nice_long,    0, 0 },
-	{ "nohup",   "",    "",    NULL,         0, 0 },
-	{ "setsid",  "",    "",    NULL,         0, 0 },
-	{ "stdbuf",  "ioe", "",    stdbuf_long,  0, 0 },
-	{ "timeout", "sk",  "",    timeout_long, 1, 0 },
-	{ "ionice",  "cn",  "pPu", ionice_long,  0, 0 },
-	{ "chrt",    "TPD", "pm",  chrt_long,    1, 0 },
-	{ "taskset", "",    "p",   NULL,         1, 0 },
-};
-
-static int launcher_skip_options(const struct launcher *l, int argc,
-				 char *const argv[], int i)
-{
-	for (; i < argc; i++) {
-		const char *w = argv[i];
-
-		if (w[0] != '-')
-			return i;
-		if (!w[1]) {
-			if (l->assignments)
-				continue;       /* "env -" is "env -i" */
-			return i;
-		}
-		if (!strcmp(w, "--"))
-			return i + 1;
-		if (w[1] == '-') {
-			const char *eq = strchr(w, '=');
-			size_t n = eq ? (size_t)(eq - w) : strlen(w);
-
-			if (!strncmp(w, "--split-string", n) || !strncmp(w, "--pid", n))
-				return -1;
-			if (!eq && in_list(l->long_arg, w, n))
-				i++;
-			continue;
-		}
-		if (w[1] >= '0' && w[1] <= '9')
-			continue;               /* nice -10 */
-		for (int j = 1; w[j]; j++) {
-			if (strchr(l->refuse, w[j]))
-				return -1;
-			if (strchr(l->with_arg, w[j])) {
-				if (!w[j + 1])
-					i++;
-				break;
-			}
-		}
 	}
-	return i;
-}
-
-int launcher_command(const char *base, int argc, char *const argv[])
-{
-	for (size_t k = 0; k < sizeof launchers / sizeof *launchers; k++) {
-		const struct launcher *l = &launchers[k];
-		int i;
-
-		if (!str_eq(base, l->name))
-			continue;
-		i = launcher_skip_options(l, argc, argv, 1);
-		if (i < 0)
-			return -1;
-		while (l->assignments && i < argc && strchr(argv[i], '='))
-			i++;
-		i += l->operands;
-		return i < argc ? i : -1;
+	print_stdout(k->path);
+	if (k->inline_flag[0]) {
+		print_stdout(" ");
+		print_stdout(k->inline_flag);
+		print_stdout(" ");
+		print_stdout(k->inline_text);
 	}
-	return -1;
+	for (int i = 0; st->scope == SCOPE_COMMAND && i < k->nargs; i++) {
+		print_stdout(" ");
+		print_stdout(k->args[i]);
+	}
+	print_stdout("\n");
 }
 
-/* ---- lock file names ------------------------------------------------- */
+int key_lockname(const struct key *k, const struct settings *st,
+		 char name[LOCKNAME_MAX])
+{
+	int nargs = st->scope == SCOPE_COMMAND ? k->nargs : 0;
+	char *const *args = k->args;
+	char *with_inline[2] = { (char *)k->inline_flag, (char *)k->inline_text };
 
-/* FNV-1a, 64 bits: only used to shorten names too long for a file name. */
+	if (st->key)
+		return lockname_named(name, LOCKNAME_MAX, st->key);
+	if (!k->inline_flag[0])
+		return lockname_for(name, LOCKNAME_MAX, k->path, args, nargs, NULL, 0);
+	return lockname_for(name, LOCKNAME_MAX, k->path, with_inline, 2, args, nargs);
+}
+
+/* ---- lock file names ---------------------------------------------------
+ *
+ * A path loses its leading '/' and has '/' written '-'; every byte
+ * outside A-Za-z0-9._,: (so '-' itself, and a leading '.') is written
+ * %xx.  Each further part (option, text, argument) follows a '+'; in
+ * those '-' stays and '/' is written %2f.  The name ends in ".lock".
+ * A name longer than a file name may be keeps its first part and ends
+ * in '~' and 16 hex digits of a 64-bit FNV-1a hash of the whole.
+ * SINGLE_KEY=NAME gives "@NAME.lock"; slot N of SINGLE_MAX "X.lock.N".
+ */
+
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME  0x100000001b3ULL
+#define HASH_DIGITS 16
+
+static const char hex[] = "0123456789abcdef";
 
 struct namebuf {
 	char *out;
@@ -310,7 +193,7 @@ static void put(struct namebuf *nb, const char *s, size_t n)
 			nb->out[nb->len + i] = s[i];
 	}
 	nb->len += n;
-	if (nb->len <= nb->cap - 17)  /* 17: "~" and 16 hex digits */
+	if (nb->len + 1 + HASH_DIGITS <= nb->cap)
 		nb->cut = nb->len;
 }
 
@@ -321,12 +204,8 @@ static int is_safe(unsigned char c)
 	       c == ':';
 }
 
-/* Paths turn '/' into '-' (so '-' itself is escaped); arguments keep '-'
- * and escape '/'.  '+' separates the parts and is always escaped. */
 static void put_escaped(struct namebuf *nb, const char *s, int is_path)
 {
-	static const char hex[] = "0123456789abcdef";
-
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		char e[3] = { '%', hex[c >> 4], hex[c & 15] };
@@ -343,7 +222,6 @@ static void put_escaped(struct namebuf *nb, const char *s, int is_path)
 
 static int finish(struct namebuf *nb, size_t cap)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t n = nb->len;
 
 	if (nb->len > nb->cap) {
@@ -354,16 +232,16 @@ static int finish(struct namebuf *nb, size_t cap)
 	}
 	if (n + sizeof LOCK_SUFFIX > cap)
 		return -1;
-	memcpy(nb->out + n, LOCK_SUFFIX, sizeof LOCK_SUFFIX);
+	mem_copy(nb->out + n, LOCK_SUFFIX, sizeof LOCK_SUFFIX);
 	return 0;
 }
 
-int lockname_for(char *out, size_t cap, const char *path, char *const args[],
-		 int nargs)
+int lockname_for(char *out, size_t cap, const char *path,
+		 char *const parts[], int nparts, char *const more[], int nmore)
 {
 	struct namebuf nb = { out, 0, 0, 0, FNV_OFFSET };
 
-	if (cap < 18 + sizeof LOCK_SUFFIX)
+	if (cap < 2 + HASH_DIGITS + sizeof LOCK_SUFFIX)
 		return -1;
 	nb.cap = cap - sizeof LOCK_SUFFIX;
 	if (nb.cap > NAME_BODY_MAX)
@@ -371,33 +249,24 @@ int lockname_for(char *out, size_t cap, const char *path, char *const args[],
 	while (*path == '/')
 		path++;
 	put_escaped(&nb, path, 1);
-	for (int i = 0; i < nargs; i++) {
+	for (int i = 0; i < nparts + nmore; i++) {
 		put(&nb, "+", 1);
-		put_escaped(&nb, args[i], 0);
+		put_escaped(&nb, i < nparts ? parts[i] : more[i - nparts], 0);
 	}
 	return finish(&nb, cap);
 }
 
-const char *named_key_problem(const char *name)
-{
-	if (strchr(name, '/'))
-		return "a key may not contain '/'";
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return "a key may not be '.' or '..'";
-	if (strlen(name) > NAME_BODY_MAX - 1)
-		return "a key is at most 244 bytes";
-	return NULL;
-}
-
 int lockname_named(char *out, size_t cap, const char *name)
 {
-	size_t n = strlen(name);
+	size_t n = str_len(name);
 
+	/* checked with the settings already; a name with '/' must never
+	 * reach a path */
 	if (named_key_problem(name) || n + 1 + sizeof LOCK_SUFFIX > cap)
 		return -1;
 	out[0] = '@';
-	memcpy(out + 1, name, n);
-	memcpy(out + 1 + n, LOCK_SUFFIX, sizeof LOCK_SUFFIX);
+	mem_copy(out + 1, name, n);
+	mem_copy(out + 1 + n, LOCK_SUFFIX, sizeof LOCK_SUFFIX);
 	return 0;
 }
 
@@ -406,31 +275,127 @@ int lockname_named(char *out, size_t cap, const char *name)
 int lockname_slot(char *out, size_t cap, const char *base, unsigned slot)
 {
 	char digits[24];
-	size_t n = strlen(base), d = format_uint(digits, slot);
+	size_t n = str_len(base), d = format_u64(digits, slot);
 
 	if (n + 1 + d + 1 > cap)
 		return -1;
-	memmove(out, base, n);
+	if (out != base)
+		mem_copy(out, base, n);
 	out[n] = '.';
-	memcpy(out + n + 1, digits, d + 1);
+	mem_copy(out + n + 1, digits, d + 1);
 	return 0;
 }
 
-/* ---- SINGLE_PROGRAMS ------------------------------------------------- */
+/* ---- reading names back --------------------------------------------------- */
+
+struct textbuf {
+	char *out;
+	size_t cap, len;
+};
+
+static void text_put(struct textbuf *t, const char *s, size_t n)
+{
+	for (; n; n--, s++, t->len++)
+		if (t->len + 1 < t->cap)
+			t->out[t->len] = *s;
+}
+
+static int hex_value(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* One part of a name, escapes undone, up to `end`. */
+static void text_unescape(struct textbuf *t, const char *s, const char *end,
+			  int is_path)
+{
+	for (; s < end; s++) {
+		char c = *s;
+
+		if (c == '%' && end - s >= 3 && hex_value(s[1]) >= 0 &&
+		    hex_value(s[2]) >= 0) {
+			c = (char)(hex_value(s[1]) * 16 + hex_value(s[2]));
+			s += 2;
+		} else if (c == '-' && is_path) {
+			c = '/';
+		}
+		text_put(t, &c, 1);
+	}
+}
+
+int lockname_describe(const char *name, char *out, size_t cap)
+{
+	const size_t sfx = sizeof LOCK_SUFFIX - 1;
+	struct textbuf t = { out, cap, 0 };
+	const char *end = name + str_len(name), *slot = NULL, *p, *hash = NULL;
+
+	if (cap == 0)
+		return -1;
+	/* "X.lock.N": slot N */
+	for (p = end; p > name && p[-1] >= '0' && p[-1] <= '9'; p--)
+		;
+	if (p < end && (size_t)(p - name) > sfx + 1 && p[-1] == '.' &&
+	    str_n_eq(p - 1 - sfx, LOCK_SUFFIX, sfx)) {
+		slot = p;
+		end = p - 1;
+	}
+	if ((size_t)(end - name) <= sfx || !str_n_eq(end - sfx, LOCK_SUFFIX, sfx))
+		return -1;
+	end -= sfx;
+	if (*name == '@') {
+		text_put(&t, name + 1, (size_t)(end - name - 1));
+		text_put(&t, " (SINGLE_KEY)", 13);
+	} else {
+		if (end - name > HASH_DIGITS && end[-HASH_DIGITS - 1] == '~') {
+			hash = end - HASH_DIGITS;
+			end -= HASH_DIGITS + 1;
+		}
+		text_put(&t, "/", 1);
+		for (p = name; ; p++) {
+			const char *q = p;
+
+			while (q < end && *q != '+')
+				q++;
+			if (p != name)
+				text_put(&t, " ", 1);
+			text_unescape(&t, p, q, p == name);
+			if (q >= end)
+				break;
+			p = q;
+		}
+		if (hash) {
+			text_put(&t, "... (shortened: ", 16);
+			text_put(&t, hash, HASH_DIGITS);
+			text_put(&t, ")", 1);
+		}
+	}
+	if (slot) {
+		text_put(&t, " (slot ", 7);
+		text_put(&t, slot, str_len(slot));
+		text_put(&t, ")", 1);
+	}
+	out[t.len < cap ? t.len : cap - 1] = '\0';
+	return 0;
+}
+
+/* ---- SINGLE_PROGRAMS -------------------------------------------------------- */
 
 int programs_has_path(const char *list)
 {
-	return strchr(list, '/') != NULL;
+	return str_chr(list, '/') != NULL;
 }
 
 int programs_match(const char *list, const char *started_as, const char *path)
 {
 	while (*list) {
-		const char *end = strchrnul(list, ':');
-		size_t n = (size_t)(end - list);
-		const char *want = memchr(list, '/', n) ? path : started_as;
+		const char *end = list, *want = started_as;
+		size_t n;
 
-		if (n && want && strlen(want) == n && !strncmp(want, list, n))
+		for (; *end && *end != ':'; end++)
+			if (*end == '/')
+				want = path;
+		n = (size_t)(end - list);
+		if (n && want && str_len(want) == n && str_n_eq(want, list, n))
 			return 1;
 		list = *end ? end + 1 : end;
 	}

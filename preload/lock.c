@@ -1,4 +1,5 @@
-/* Taking the lock, waiting for it, and writing who holds it.
+/* SPDX-License-Identifier: MIT */
+/* Taking the lock, waiting for it, and naming who holds it.
  *
  * A lock file may be removed or replaced while someone waits on it: the
  * waiter then holds a lock on a file nobody else will open again.  So a
@@ -9,17 +10,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "single.h"
 #include "sys.h"
-
-extern int __close(int fd);
 
 #define NS_PER_S 1000000000LL
 /* While waiting for one of several slots, how often to look again. */
@@ -28,107 +24,31 @@ extern int __close(int fd);
 
 struct held {
 	int fd;
-	struct stat st;
+	struct fileinfo fi;
 	char name[LOCKNAME_MAX];
 };
 
-static int64_t now_ns(void)
+/* "up to 2.5s", "without limit" */
+static void wait_text(char *buf, int64_t ns)
 {
-	struct timespec ts;
+	size_t n;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-static void seconds_text(char *buf, size_t cap, int64_t ns)
-{
-	if (ns == WAIT_FOREVER)
-		snprintf(buf, cap, "without limit");
-	else if (ns % NS_PER_S)
-		snprintf(buf, cap, "up to %lld.%03llds", (long long)(ns / NS_PER_S),
-			 (long long)(ns % NS_PER_S / 1000000));
-	else
-		snprintf(buf, cap, "up to %llds", (long long)(ns / NS_PER_S));
-}
-
-/* ---- waiting for a blocking lock with a deadline -------------------- */
-
-/* The signal that ends a timed wait: a real-time signal that is not
- * already pending (one the program inherited pending must still be
- * pending at main).  Its disposition and the mask are put back exactly as
- * they were, and a POSIX timer (not alarm or setitimer) is used, so the
- * program's own timers are not touched. */
-static int wait_signal(void)
-{
-	sigset_t pending;
-
-	sigpending(&pending);
-	for (int sig = SIGRTMAX; sig > SIGRTMIN; sig--)
-		if (!sigismember(&pending, sig))
-			return sig;
-	return SIGRTMIN;
-}
-
-static void wait_interrupted(int sig)
-{
-	(void)sig;
-}
-
-/* 0: locked; 1: deadline passed; -1: error (errno). */
-static int flock_until(int fd, int64_t deadline)
-{
-	struct sigaction sa = { .sa_handler = wait_interrupted }, old_sa;
-	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL };
-	struct itimerspec its = { .it_interval = { 0, 10 * 1000000L } };
-	sigset_t only, old_mask;
-	timer_t timer;
-	int rc = -1, err = 0, sig;
-
-	if (deadline == WAIT_FOREVER) {
-		while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
-			;
-		return rc;
+	if (ns == WAIT_FOREVER) {
+		mem_copy(buf, "without limit", 14);
+		return;
 	}
-	sev.sigev_signo = sig = wait_signal();
-	sigemptyset(&only);
-	sigaddset(&only, sig);
-	sigemptyset(&sa.sa_mask);
-	sigaction(sig, &sa, &old_sa);
-	sigprocmask(SIG_UNBLOCK, &only, &old_mask);
-	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) < 0) {
-		err = errno;
-		goto restore;
-	}
-	its.it_value.tv_sec = deadline / NS_PER_S;
-	its.it_value.tv_nsec = deadline % NS_PER_S;
-	/* the timer repeats: a signal that lands just before flock()
-	 * blocks is followed by another that interrupts it */
-	timer_settime(timer, TIMER_ABSTIME, &its, NULL);
-	for (;;) {
-		rc = flock(fd, LOCK_EX);
-		if (rc == 0 || errno != EINTR) {
-			err = errno;
-			break;
-		}
-		if (now_ns() >= deadline) {
-			rc = 1;
-			break;
-		}
-	}
-	timer_delete(timer);
-restore:
-	{
-		/* drop a signal the timer left pending, then restore */
-		struct timespec zero = { 0, 0 };
+	mem_copy(buf, "up to ", 6);
+	n = 6 + format_u64(buf + 6, (uint64_t)(ns / NS_PER_S));
+	if (ns % NS_PER_S) {
+		uint64_t ms = (uint64_t)(ns % NS_PER_S / 1000000);
 
-		sigprocmask(SIG_BLOCK, &only, NULL);
-		while (sigtimedwait(&only, NULL, &zero) == sig)
-			;
-		sigaction(sig, &old_sa, NULL);
-		sigprocmask(SIG_SETMASK, &old_mask, NULL);
+		buf[n++] = '.';
+		buf[n++] = (char)('0' + ms / 100);
+		buf[n++] = (char)('0' + ms / 10 % 10);
+		buf[n++] = (char)('0' + ms % 10);
 	}
-	errno = err;
-	return rc;
+	buf[n++] = 's';
+	buf[n] = '\0';
 }
 
 /* ---- slots ------------------------------------------------------------ */
@@ -136,7 +56,7 @@ restore:
 static void slot_name(char *out, const char *base, unsigned slot)
 {
 	if (slot == 1)
-		memcpy(out, base, strlen(base) + 1);
+		mem_copy(out, base, str_len(base) + 1);
 	else
 		lockname_slot(out, LOCKNAME_MAX, base, slot);
 }
@@ -145,21 +65,22 @@ static void slot_name(char *out, const char *base, unsigned slot)
  * for slot 1 so its holder can be named); <0: -status. */
 static int slot_try(const struct lockdir *d, struct held *h)
 {
-	int status;
+	int status, rc;
 
 	for (;;) {
-		if ((status = lockfile_open(d, h->name, &h->fd, &h->st)))
+		if ((status = lockfile_open(d, h->name, &h->fd, &h->fi)))
 			return -status;
-		if (sys_flock(h->fd, LOCK_EX | LOCK_NB) < 0) {
-			if (errno == EWOULDBLOCK)
+		rc = sys_flock(h->fd, LOCK_EX | LOCK_NB);
+		if (rc < 0) {
+			if (rc == -EWOULDBLOCK)
 				return 0;
-			say("cannot lock %s/%s: %s", d->path, h->name, strerror(errno));
-			__close(h->fd);
+			say("cannot lock %s/%s: %s", d->path, h->name, strerror(-rc));
+			sys_close(h->fd);
 			return -EXIT_OSERR;
 		}
-		if (lockfile_still_there(d, h->name, &h->st))
+		if (lockfile_still_there(d, h->name, &h->fi))
 			return 1;
-		__close(h->fd);         /* replaced under us: start over */
+		sys_close(h->fd);         /* replaced under us: start over */
 	}
 }
 
@@ -178,17 +99,17 @@ static int slots_try(const struct lock_request *rq, const struct lockdir *d,
 			if (t != h)
 				*h = *t;
 			if (slot != 1 && first->fd >= 0)
-				__close(first->fd);
+				sys_close(first->fd);
 			first->fd = -1;
 			return 1;
 		}
 		if (r < 0) {
 			if (slot != 1 && first->fd >= 0)
-				__close(first->fd);
+				sys_close(first->fd);
 			return r;
 		}
 		if (slot != 1)
-			__close(t->fd);
+			sys_close(t->fd);
 	}
 	return 0;
 }
@@ -198,8 +119,8 @@ static int slots_try(const struct lock_request *rq, const struct lockdir *d,
 static void replace_holders(const struct lock_request *rq, const struct held *h)
 {
 	pid_t pids[MAX_HOLDERS];
-	int n = holders_find(h->st.st_dev, h->st.st_ino, pids, MAX_HOLDERS);
-	pid_t self = getpid();
+	int n = holders_find(&h->fi, pids, MAX_HOLDERS);
+	pid_t self = sys_getpid();
 
 	for (int i = 0; i < n; i++) {
 		if (pids[i] == self || pid_is_ancestor(pids[i]))
@@ -207,37 +128,20 @@ static void replace_holders(const struct lock_request *rq, const struct held *h)
 		if (rq->st->verbose)
 			say("%s is already running (pid %d); replacing it",
 			    rq->label, (int)pids[i]);
-		kill(pids[i], SIGTERM);
+		SYS_(SYS_kill, pids[i], SIGTERM, 0, 0, 0, 0);
 	}
 }
 
 /* ---- taking it -------------------------------------------------------- */
 
-static void holder_record(int fd, const struct stat *st)
+static enum lock_result taken(const struct lockdir *d, struct held *h)
 {
-	char buf[24];
-	ssize_t n;
-
 	holder_pid = sys_getpid();
-	n = (ssize_t)format_uint(buf, (unsigned long)holder_pid);
-	buf[n++] = '\n';
-	if (sys_pwrite_start(fd, buf, (size_t)n) == n && st->st_size > n)
-		if (ftruncate(fd, n) < 0)
-			return;         /* a stale tail is harmless */
-}
-
-static enum lock_result taken(const struct lockdir *d, struct held *h,
-			      int *status)
-{
-	holder_record(h->fd, &h->st);
+	record_write(h->fd, &h->fi, holder_pid);
 	/* A shared lock on the directory keeps systemd-tmpfiles from
 	 * cleaning it by age while we run. */
 	sys_flock(d->fd, LOCK_SH | LOCK_NB);
-	if (hide_fds(h->fd, d->fd) < 0) {
-		say("cannot keep lock %s/%s: %s", d->path, h->name, strerror(errno));
-		*status = EXIT_OSERR;
-		return LOCK_ERROR;
-	}
+	hide_fds(h->fd, d->fd);
 	return LOCK_TAKEN;
 }
 
@@ -271,55 +175,55 @@ enum lock_result lock_take(const struct lock_request *rq, struct lockdir *d,
 	for (;;) {
 		r = slots_try(rq, d, &h, &first);
 		if (r == 1)
-			return taken(d, &h, status);
+			return taken(d, &h);
 		if (r < 0) {
 			*status = -r;
 			return LOCK_ERROR;
 		}
 		if (!waiting) {
-			pid = holder_pid_read(first.fd);
+			pid = record_pid(first.fd);
 			/* our own pid: the lock came with us through an exec
 			 * the library could not follow (a secure-mode image) */
-			if (pid && (pid == getpid() || pid_is_ancestor(pid)) &&
-			    pid_holds_lock(pid, first.st.st_dev, first.st.st_ino)) {
-				__close(first.fd);
+			if (pid && (pid == sys_getpid() || pid_is_ancestor(pid)) &&
+			    pid_holds_lock(pid, &first.fi)) {
+				sys_close(first.fd);
 				return LOCK_ANCESTOR;
 			}
 			if (st->replace_ns >= 0)
 				replace_holders(rq, &first);
 			if (wait == 0) {
-				__close(first.fd);
+				sys_close(first.fd);
 				return busy(rq, pid, "already");
 			}
 			if (st->verbose) {
 				char how[48];
 
-				seconds_text(how, sizeof how, wait);
+				wait_text(how, wait);
 				say("%s is already running (pid %d); waiting %s",
 				    rq->label, (int)pid, how);
 			}
-			deadline = wait == WAIT_FOREVER ? WAIT_FOREVER : now_ns() + wait;
+			deadline = wait == WAIT_FOREVER ? WAIT_FOREVER : monotonic_ns() + wait;
 			waiting = 1;
 		}
 		if (st->max == 1) {
 			r = flock_until(first.fd, deadline);
-			if (r == 0 && lockfile_still_there(d, first.name, &first.st))
-				return taken(d, &first, status);
+			if (r == 0 && lockfile_still_there(d, first.name, &first.fi))
+				return taken(d, &first);
 		} else {
-			struct timespec pause = { 0, SLOT_POLL_NS };
+			struct sys_timespec pause = { 0, SLOT_POLL_NS };
 
-			r = deadline != WAIT_FOREVER && now_ns() >= deadline;
+			r = deadline != WAIT_FOREVER && monotonic_ns() >= deadline;
 			if (!r)
-				nanosleep(&pause, NULL);
+				SYS_(SYS_nanosleep, &pause, 0, 0, 0, 0, 0);
 		}
-		if (r < 0 && errno != EINTR) {
-			say("cannot lock %s/%s: %s", d->path, first.name, strerror(errno));
-			__close(first.fd);
+		if (r < 0 && r != -EINTR) {
+			say("cannot lock %s/%s: %s", d->path, first.name, strerror(-r));
+			sys_close(first.fd);
 			*status = EXIT_OSERR;
 			return LOCK_ERROR;
 		}
-		pid = holder_pid_read(first.fd);
-		__close(first.fd);
+		pid = record_pid(first.fd);
+		sys_close(first.fd);
 		first.fd = -1;
 		if (r == 1)
 			return busy(rq, pid, "still");
@@ -333,14 +237,14 @@ static void out_pid(const char *before, pid_t pid)
 	char digits[24];
 
 	print_stdout(before);
-	format_uint(digits, (unsigned long)pid);
+	format_u64(digits, (uint64_t)pid);
 	print_stdout(digits);
 }
 
 void lock_explain(const struct lock_request *rq, struct lockdir *d)
 {
 	pid_t pids[MAX_HOLDERS];
-	struct stat st;
+	struct fileinfo fi;
 	int n;
 
 	for (unsigned slot = 1; slot <= rq->st->max; slot++) {
@@ -352,8 +256,8 @@ void lock_explain(const struct lock_request *rq, struct lockdir *d)
 		print_stdout("/");
 		print_stdout(name);
 		print_stdout("\n");
-		if (d->fd >= 0 && fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			n = holders_find(st.st_dev, st.st_ino, pids, MAX_HOLDERS);
+		if (d->fd >= 0 && sys_fileinfo(d->fd, name, SYS_AT_NOFOLLOW, &fi) == 0)
+			n = holders_find(&fi, pids, MAX_HOLDERS);
 		else
 			n = 0;
 		if (!n)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Finding and checking the lock directory and the lock file.
  *
  * The default directory is /tmp/libsingle-UID: /tmp exists for every
@@ -10,18 +11,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "single.h"
 #include "sys.h"
 
 #define DEFAULT_DIR "/tmp/libsingle-"   /* and the effective uid */
-
-extern int __close(int fd);
 
 /* The kernel hands the effective uid to every process in its auxiliary
  * vector: reading it there saves a system call on every start. */
@@ -44,10 +41,9 @@ static int status_for(int err)
 	}
 }
 
-static int fail(const char *what, const char *path, const char *name)
+/* "cannot WHAT PATH[/NAME]: reason"; err is a positive errno. */
+static int fail(const char *what, const char *path, const char *name, int err)
 {
-	int err = errno;
-
 	say("cannot %s %s%s%s: %s", what, path, name ? "/" : "",
 	    name ? name : "", strerror(err));
 	return status_for(err);
@@ -58,7 +54,7 @@ static int dir_open(const char *path)
 	return sys_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 }
 
-static int dir_refuse_owner(const char *path, uid_t owner)
+static int dir_refuse_owner(const char *path, uint32_t owner)
 {
 	say("unsafe lock directory %s: owned by uid %u, not %u", path,
 	    (unsigned)owner, (unsigned)euid());
@@ -67,76 +63,78 @@ static int dir_refuse_owner(const char *path, uid_t owner)
 
 static int dir_check(const struct lockdir *d)
 {
-	struct stat st;
-	uid_t uid = euid();
+	struct fileinfo fi;
+	int rc = sys_fileinfo(d->fd, "", SYS_AT_EMPTY_PATH, &fi);
 
-	if (fstatat(d->fd, "", &st, AT_EMPTY_PATH) < 0)
-		return fail("check lock directory", d->path, NULL);
-	if (st.st_uid != uid)
-		return dir_refuse_owner(d->path, st.st_uid);
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+	if (rc < 0)
+		return fail("check lock directory", d->path, NULL, -rc);
+	if (fi.uid != euid())
+		return dir_refuse_owner(d->path, fi.uid);
+	if (fi.mode & (S_IWGRP | S_IWOTH)) {
 		say("unsafe lock directory %s: writable by others (mode %04o)",
-		    d->path, (unsigned)(st.st_mode & 07777));
+		    d->path, (unsigned)(fi.mode & 07777));
 		return EXIT_NOPERM;
 	}
 	return 0;
 }
 
+/* Why the directory could not be opened: unsafe (a symlink, not a
+ * directory, someone else's that we may not enter) or the system's. */
+static int dir_refuse(const struct lockdir *d, int err)
+{
+	struct fileinfo fi;
+
+	if ((err == ELOOP || err == ENOTDIR) &&
+	    sys_fileinfo(AT_FDCWD, d->path, SYS_AT_NOFOLLOW, &fi) == 0) {
+		say("unsafe lock directory %s: %s", d->path,
+		    S_ISLNK(fi.mode) ? "a symbolic link" : "not a directory");
+		return EXIT_NOPERM;
+	}
+	if (err == EACCES && sys_fileinfo(AT_FDCWD, d->path, SYS_AT_NOFOLLOW, &fi) == 0 &&
+	    fi.uid != euid())
+		return dir_refuse_owner(d->path, fi.uid);
+	return fail("open lock directory", d->path, NULL, err);
+}
+
 int lockdir_open(struct lockdir *d, const char *setting)
 {
-	size_t n;
-
 	if (setting) {
-		n = strlen(setting);
-		if (n < sizeof d->path)
-			memcpy(d->path, setting, n + 1);
+		d->path = setting;
 	} else {
-		n = sizeof DEFAULT_DIR - 1;
-		memcpy(d->path, DEFAULT_DIR, n);
-		n += format_uint(d->path + n, euid());
-	}
-	if (n >= sizeof d->path) {
-		say("%s: lock directory path too long", var_name(VAR_DIR));
-		return EXIT_USAGE;
+		size_t n = sizeof DEFAULT_DIR - 1;
+
+		mem_copy(d->default_path, DEFAULT_DIR, n);
+		format_u64(d->default_path + n, euid());
+		d->path = d->default_path;
 	}
 	d->fd = dir_open(d->path);
-	if (d->fd < 0 && errno == ENOENT) {
-		if (sys_mkdir(d->path, 0700) < 0 && errno != EEXIST)
-			return fail("create lock directory", d->path, NULL);
+	if (d->fd == -ENOENT) {
+		int rc = sys_mkdirat(AT_FDCWD, d->path, 0700);
+
+		if (rc < 0 && rc != -EEXIST)
+			return fail("create lock directory", d->path, NULL, -rc);
 		d->fd = dir_open(d->path);
 	}
 	if (d->fd < 0) {
-		struct stat st;
-		int err = errno;
+		int err = -d->fd;
 
-		if ((err == ELOOP || err == ENOTDIR) && lstat(d->path, &st) == 0) {
-			say("unsafe lock directory %s: %s", d->path,
-			    S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
-			return EXIT_NOPERM;
-		}
-		/* someone else's directory that we may not even enter is
-		 * refused as unsafe, like one we may enter */
-		if (err == EACCES && lstat(d->path, &st) == 0 && st.st_uid != euid())
-			return dir_refuse_owner(d->path, st.st_uid);
-		errno = err;
-		return fail("open lock directory", d->path, NULL);
+		d->fd = -1;
+		return dir_refuse(d, err);
 	}
 	return dir_check(d);
 }
 
 static int file_check(const struct lockdir *d, const char *name,
-		      const struct stat *st)
+		      const struct fileinfo *fi)
 {
-	uid_t uid = euid();
-
-	if (!S_ISREG(st->st_mode)) {
+	if (!S_ISREG(fi->mode)) {
 		say("unsafe lock file %s/%s: %s", d->path, name,
-		    S_ISLNK(st->st_mode) ? "a symbolic link" : "not a regular file");
+		    S_ISLNK(fi->mode) ? "a symbolic link" : "not a regular file");
 		return EXIT_NOPERM;
 	}
-	if (st->st_uid != uid) {
+	if (fi->uid != euid()) {
 		say("unsafe lock file %s/%s: owned by uid %u, not %u", d->path,
-		    name, (unsigned)st->st_uid, (unsigned)uid);
+		    name, (unsigned)fi->uid, (unsigned)euid());
 		return EXIT_NOPERM;
 	}
 	return 0;
@@ -148,42 +146,49 @@ static int file_check(const struct lockdir *d, const char *name,
  * appears in between from hanging us, and the check after locking
  * (lockfile_still_there) catches any other swap. */
 int lockfile_open(const struct lockdir *d, const char *name, int *fdp,
-		  struct stat *st)
+		  struct fileinfo *fi)
 {
 	const int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-	int status;
+	int status, rc = 0;
 
 	for (int tries = 0; tries < 100; tries++) {
-		if (fstatat(d->fd, name, st, AT_SYMLINK_NOFOLLOW) == 0) {
-			if ((status = file_check(d, name, st)))
+		rc = sys_fileinfo(d->fd, name, SYS_AT_NOFOLLOW, fi);
+		if (rc == 0) {
+			if ((status = file_check(d, name, fi)))
 				return status;
-			*fdp = sys_openat(d->fd, name, flags, 0);
-		} else if (errno == ENOENT) {
-			*fdp = sys_openat(d->fd, name, flags | O_CREAT | O_EXCL, 0600);
-			if (*fdp >= 0 && fstatat(*fdp, "", st, AT_EMPTY_PATH) < 0) {
-				__close(*fdp);
-				*fdp = -1;
+			rc = sys_openat(d->fd, name, flags, 0);
+		} else if (rc == -ENOENT) {
+			rc = sys_openat(d->fd, name, flags | O_CREAT | O_EXCL, 0600);
+			if (rc >= 0) {
+				int fd = rc;
+
+				if ((rc = sys_fileinfo(fd, "", SYS_AT_EMPTY_PATH, fi)) < 0)
+					sys_close(fd);
+				else
+					rc = fd;
 			}
 		} else {
-			return fail("check lock file", d->path, name);
+			return fail("check lock file", d->path, name, -rc);
 		}
-		if (*fdp >= 0)
+		if (rc >= 0) {
+			*fdp = rc;
 			return 0;
-		if (errno != ENOENT && errno != EEXIST)
+		}
+		if (rc != -ENOENT && rc != -EEXIST)
 			break;
 	}
-	if (errno == ELOOP) {
+	if (rc == -ELOOP) {
 		say("unsafe lock file %s/%s: a symbolic link", d->path, name);
 		return EXIT_NOPERM;
 	}
-	return fail("open lock file", d->path, name);
+	return fail("open lock file", d->path, name, -rc);
 }
 
 int lockfile_still_there(const struct lockdir *d, const char *name,
-			 const struct stat *st)
+			 const struct fileinfo *fi)
 {
-	struct stat now;
+	struct fileinfo now;
 
-	return fstatat(d->fd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       now.st_dev == st->st_dev && now.st_ino == st->st_ino;
+	return sys_fileinfo(d->fd, name, SYS_AT_NOFOLLOW, &now) == 0 &&
+	       now.dev == fi->dev && now.ino == fi->ino;
 }

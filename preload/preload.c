@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Editing LD_PRELOAD in place.
  *
  * ld.so separates entries with ':' or blanks.  Removing ours keeps every
@@ -5,9 +6,6 @@
  * them.  The value is edited where it lies (it is shortened, never
  * lengthened), so no memory is needed.
  */
-#define _GNU_SOURCE
-#include <string.h>
-
 #include "single.h"
 
 static int is_sep(char c)

@@ -1,23 +1,28 @@
+/* SPDX-License-Identifier: MIT */
 /* libsingle: what the parts of the library share.
  *
- * The library is split by concern: settings.c reads the environment,
- * program.c finds out what was started and key.c decides from that which
- * starts exclude each other and names their lock files, lockdir.c finds
- * and checks the directory and the lock file, lock.c takes the lock or
- * waits for it, holders.c looks at other processes through /proc,
- * preload.c edits LD_PRELOAD, hide.c and interpose.c keep the descriptors
- * away from the program, exec.c carries them through the holder's own
- * exec, and init.c is the constructor that ties them together.  sys.h
- * holds the system calls of the constructor's path.
+ * One file per concern; each section below is one file's interface.
+ * How a start goes: init.c (the constructor) reads the settings
+ * (settings.c), asks key.c for the key and its lock file name (key.c
+ * reads the command line through cmdline.c's tables and asks the kernel
+ * through program.c), opens the lock directory (lockdir.c) and takes
+ * the lock (lock.c, waiting through wait.c, writing the holder record
+ * through record.c, asking holders.c who else holds it).  Once held,
+ * the descriptors are kept out of the program's way (hide.c, with the
+ * interposed calls in interpose.c) and carried through the holder's own
+ * exec (exec.c, which edits LD_PRELOAD through preload.c).  num.c is
+ * the only number parser and formatter, say.c the only writer of
+ * messages, proc.c the only reader of /proc, sys.h/sys.c the system
+ * calls.
  *
- * key.c, preload.c and the parsers in settings.c are pure (no system
- * calls), so the fuzzers under tests/fuzz link them alone.
+ * Files depend on each other in one direction only: nothing below init.c
+ * calls back up.  cmdline.c, key.c's naming, num.c and preload.c are pure
+ * (no system calls), so the fuzzers under tests/fuzz link them alone.
  */
 #ifndef SINGLE_H
 #define SINGLE_H
 
 #include <limits.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -28,8 +33,8 @@
 #define SINGLE_HIDDEN __attribute__((visibility("hidden")))
 #define SINGLE_EXPORT __attribute__((visibility("default")))
 
-/* Every environment variable the library reads, in one place.  The
- * names are the strings in settings.c's table, in this order. */
+/* Every environment variable the library reads, in one place; the names
+ * are in settings.c's table. */
 enum var {
 	VAR_KEY,            /* SINGLE_KEY */
 	VAR_DIR,            /* SINGLE_DIR */
@@ -55,19 +60,67 @@ enum var {
 #define EXIT_CANTCREAT 73 /* EX_CANTCREAT: cannot create or open the lock */
 #define EXIT_NOPERM    77 /* EX_NOPERM: an unsafe directory or lock file */
 
-#define LOCK_SUFFIX ".lock"
-/* A name's body leaves room for ".lock" and a slot number ".1000". */
-#define NAME_BODY_MAX (NAME_MAX - 5 - 5)
-#define MAX_SLOTS   1000
+#define MAX_SLOTS    1000
 #define WAIT_FOREVER INT64_MAX
 
-/* Small string helpers for the constructor's path: each libc function
- * called there costs a symbol lookup at its first call (see sys.h). */
+/* ---- small string helpers --------------------------------------------- */
+
+/* The constructor's path calls no libc string function: each distinct
+ * one costs a symbol lookup at its first call (see sys.h).  The empty
+ * asm keeps the optimizer from turning these loops back into calls to
+ * strlen and memcpy. */
+#define NOT_A_LIBC_CALL(x) __asm__("" : "+r"(x))
+
+static inline size_t str_len(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n]) {
+		NOT_A_LIBC_CALL(n);
+		n++;
+	}
+	return n;
+}
+
 static inline int str_eq(const char *a, const char *b)
 {
 	while (*a && *a == *b)
 		a++, b++;
 	return *a == *b;
+}
+
+static inline int str_eq_nocase(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		int x = *a >= 'A' && *a <= 'Z' ? *a + 32 : *a;
+		int y = *b >= 'A' && *b <= 'Z' ? *b + 32 : *b;
+
+		if (x != y)
+			return 0;
+		if (!x)
+			return 1;
+	}
+}
+
+/* The first c (not NUL) in s, or NULL. */
+static inline const char *str_chr(const char *s, char c)
+{
+	for (; *s; s++)
+		if (*s == c)
+			return s;
+	return NULL;
+}
+
+/* Are the first n bytes of a and b the same (as strncmp() == 0)? */
+static inline int str_n_eq(const char *a, const char *b, size_t n)
+{
+	for (; n; n--, a++, b++) {
+		if (*a != *b)
+			return 0;
+		if (!*a)
+			return 1;
+	}
+	return 1;
 }
 
 /* s after prefix, or NULL if s does not start with it */
@@ -81,14 +134,59 @@ static inline const char *after_prefix(const char *s, const char *prefix)
 	return s + i;
 }
 
-/* ---- settings.c ------------------------------------------------------ */
+static inline void mem_copy(void *to, const void *from, size_t n)
+{
+	char *t = to;
+	const char *f = from;
+
+	while (n--) {
+		NOT_A_LIBC_CALL(t);
+		*t++ = *f++;
+	}
+}
+
+/* The file name part of a path. */
+static inline const char *path_basename(const char *path)
+{
+	const char *base = path;
+
+	for (; *path; path++)
+		if (*path == '/')
+			base = path + 1;
+	return base;
+}
+
+/* ---- num.c: the only number parser and formatter ---------------------- */
+
+/* The decimal number at the start of s, at most max: what follows it, or
+ * NULL if there is no number or it is too large. */
+SINGLE_HIDDEN const char *scan_u64(const char *s, uint64_t max, uint64_t *out);
+/* All of s a number in [min, max]: 0, else -1. */
+SINGLE_HIDDEN int parse_u64(const char *s, uint64_t min, uint64_t max,
+			    uint64_t *out);
+/* Seconds as a decimal number ("2.5") or "inf", into nanoseconds. */
+SINGLE_HIDDEN int parse_seconds(const char *s, int64_t *ns);
+/* v in decimal, NUL-terminated (buf holds 21 bytes); its length. */
+SINGLE_HIDDEN size_t format_u64(char *buf, uint64_t v);
+
+/* ---- say.c: messages --------------------------------------------------- */
+
+/* One line on stderr: "libsingle: " and a printf-like message (%s, %c,
+ * %d, %u, %o, %x; sizes l, ll, z; flag 0 and a width).  Unprintable
+ * bytes of %s arguments are escaped; SIGPIPE never ends the process. */
+SINGLE_HIDDEN void say(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* Text on standard output as it is (SINGLE_EXPLAIN's answer). */
+SINGLE_HIDDEN void print_stdout(const char *s);
+
+/* ---- settings.c -------------------------------------------------------- */
 
 enum on_error { ON_ERROR_EXIT, ON_ERROR_RUN };
 enum scope { SCOPE_PROGRAM, SCOPE_COMMAND };
 
 struct settings {
 	const char *key;        /* SINGLE_KEY, or NULL */
-	const char *dir;        /* SINGLE_DIR, or NULL (never in secure mode) */
+	const char *dir;        /* SINGLE_DIR, or NULL */
 	const char *programs;   /* SINGLE_PROGRAMS, or NULL */
 	int64_t wait_ns;        /* 0: do not wait; WAIT_FOREVER: no limit */
 	int64_t replace_ns;     /* -1: do not replace */
@@ -100,22 +198,9 @@ struct settings {
 	enum scope scope;
 };
 
-/* Parsers: 0 on success, -1 on a bad value (nothing is printed). */
-SINGLE_HIDDEN int parse_seconds(const char *s, int64_t *ns);
-SINGLE_HIDDEN int parse_uint(const char *s, unsigned long min,
-			     unsigned long max, unsigned long *out);
-SINGLE_HIDDEN int parse_bool(const char *s, int *out);
-/* The decimal number at the start of s, at most max: what follows it, or
- * NULL if there is no number or it is too large. */
-SINGLE_HIDDEN const char *scan_uint(const char *s, unsigned long max,
-				    unsigned long *out);
-/* v in decimal, NUL-terminated (buf holds 21 bytes); its length.  The
- * constructor's hot path uses it instead of snprintf. */
-SINGLE_HIDDEN size_t format_uint(char *buf, unsigned long v);
-
-/* The SINGLE_* variables as found in the environment, in one pass over
- * it (NULL: unset or empty).  In secure-execution mode the ones that
- * choose a path or a descriptor are dropped. */
+/* The SINGLE_* variables and LD_PRELOAD as found in the environment, in
+ * one pass over it (NULL: unset or empty).  In secure-execution mode the
+ * ones that choose a path, a descriptor or a key are dropped. */
 SINGLE_HIDDEN void env_collect(const char *raw[VAR_N], char **preload);
 SINGLE_HIDDEN const char *var_name(enum var v);
 /* Fills *st from raw; on a bad value prints one line naming the
@@ -125,11 +210,14 @@ SINGLE_HIDDEN int settings_parse(struct settings *st, const char *const raw[VAR_
  * start (key, wait, scope...) and, with `preload`, LD_PRELOAD out of the
  * environment, so that children do not inherit them. */
 SINGLE_HIDDEN void env_drop_start_settings(int all, int preload);
+/* 1, yes, true, on or 0, no, false, off (any case): 0, else -1. */
+SINGLE_HIDDEN int parse_bool(const char *s, int *out);
+/* Is NAME acceptable as SINGLE_KEY?  NULL if so, else why not. */
+SINGLE_HIDDEN const char *named_key_problem(const char *name);
+/* The value of an environment variable (the first entry), or NULL. */
+SINGLE_HIDDEN const char *env_get(const char *name);
 
-/* ---- key.c ----------------------------------------------------------- */
-
-/* A lock file name is at most NAME_MAX bytes. */
-#define LOCKNAME_MAX (NAME_MAX + 1)
+/* ---- cmdline.c: reading interpreters' and launchers' command lines ---- */
 
 struct interp;
 
@@ -148,7 +236,8 @@ struct run {
 	int rest;           /* argv index of the first argument after it */
 };
 
-SINGLE_HIDDEN const char *path_basename(const char *path);
+/* The interpreter a binary's name stands for ("python3.11": python), or
+ * NULL. */
 SINGLE_HIDDEN const struct interp *interp_find(const char *base);
 SINGLE_HIDDEN void interp_parse(const struct interp *in, int argc,
 				char *const argv[], struct run *run);
@@ -157,28 +246,79 @@ SINGLE_HIDDEN void interp_parse(const struct interp *in, int argc,
 SINGLE_HIDDEN int launcher_command(const char *base, int argc,
 				   char *const argv[]);
 
-/* The lock file name for a program path and an optional argument list.
- * Readable where possible: "/usr/bin/mbsync" becomes "usr-bin-mbsync.lock".
- * Injective: different inputs never share a name (names too long for one
- * file name end in a 64-bit hash instead).  Returns 0, or -1 if out is too
- * small. */
+/* ---- program.c: what the kernel says about what was started ----------- */
+
+/* The executable, symlinks resolved (/proc/self/exe); 0 or -errno. */
+SINGLE_HIDDEN int program_exe(char out[PATH_MAX]);
+/* The script of a "#!" start, or NULL: AT_EXECFN, when the kernel put
+ * it into argv after the interpreter. */
+SINGLE_HIDDEN const char *program_script(int argc, char **argv);
+/* Is the file at path the executable this process runs? */
+SINGLE_HIDDEN int program_is_exe(const char *path);
+/* A path resolved as the kernel sees the file; 0 or -errno.  in and out
+ * may not be the same buffer. */
+SINGLE_HIDDEN int path_resolve(const char *in, char out[PATH_MAX]);
+/* A command found on PATH as execvp would; 0 or -1. */
+SINGLE_HIDDEN int path_search(const char *cmd, char out[PATH_MAX]);
+/* Does the file start with "#!"? */
+SINGLE_HIDDEN int path_is_script(const char *path);
+
+/* ---- key.c: which starts exclude each other, and their lock files ------ */
+
+/* A lock file name is at most NAME_MAX bytes. */
+#define LOCKNAME_MAX (NAME_MAX + 1)
+#define LOCK_SUFFIX ".lock"
+/* A name's body leaves room for ".lock" and a slot number ".1000". */
+#define NAME_BODY_MAX (NAME_MAX - 5 - 5)
+
+/* What was started, as far as the key is concerned. */
+struct key {
+	char path[PATH_MAX];        /* resolved path of what was started */
+	const char *started_as;     /* basename as started, for SINGLE_PROGRAMS */
+	char *const *args;          /* what follows it on the command line */
+	int nargs;
+	char inline_flag[3];        /* "-c", "-e", "-m"... or "" */
+	const char *inline_text;    /* the code or module it names */
+};
+
+/* started_as only, without a system call. */
+SINGLE_HIDDEN void key_started_as(struct key *k, int argc, char **argv);
+/* Work out what was started; 0, or -errno if it cannot tell. */
+SINGLE_HIDDEN int key_identify(struct key *k, int argc, char **argv);
+/* The lock file name for this start (SINGLE_KEY, SINGLE_SCOPE); 0, or
+ * -1 if it cannot be made. */
+SINGLE_HIDDEN int key_lockname(const struct key *k, const struct settings *st,
+			       char name[LOCKNAME_MAX]);
+/* "key: ..." for SINGLE_EXPLAIN. */
+SINGLE_HIDDEN void key_explain(const struct key *k, const struct settings *st);
+/* The name a person reads for what was started. */
+SINGLE_HIDDEN const char *key_label(const struct key *k, const struct settings *st);
+
+/* Lock file names.  Readable where possible: "/usr/bin/mbsync" becomes
+ * "usr-bin-mbsync.lock".  Injective: different inputs never share a name
+ * (names too long for one file name end in a 64-bit hash instead).  0,
+ * or -1 if out is too small. */
 SINGLE_HIDDEN int lockname_for(char *out, size_t cap, const char *path,
-			       char *const args[], int nargs);
+			       char *const parts[], int nparts,
+			       char *const more[], int nmore);
 /* The lock file name for a SINGLE_KEY name: "@NAME.lock". */
 SINGLE_HIDDEN int lockname_named(char *out, size_t cap, const char *name);
 /* The name of slot N (N >= 2) of a lock: "base.lock.N". */
 SINGLE_HIDDEN int lockname_slot(char *out, size_t cap, const char *base,
 				unsigned slot);
-/* Is NAME acceptable as SINGLE_KEY?  NULL if so, else why not. */
-SINGLE_HIDDEN const char *named_key_problem(const char *name);
+/* What a lock file name stands for, as a person reads it: the key
+ * ("/usr/bin/mbsync work", "mail (SINGLE_KEY)"), then " (slot N)" for a
+ * slot and "... (shortened: HASH)" for a name cut short; 0, or -1 if the
+ * name is not a lock file's.  The inverse of the functions above. */
+SINGLE_HIDDEN int lockname_describe(const char *name, char *out, size_t cap);
 /* Does a SINGLE_PROGRAMS list name this program?  Names are compared with
- * `started_as` (the basename the program was started by), paths with
- * `path` (resolved; may be NULL when the list has no path in it). */
+ * `started_as`, paths with `path` (resolved; may be NULL when the list
+ * has no path in it). */
 SINGLE_HIDDEN int programs_match(const char *list, const char *started_as,
 				 const char *path);
 SINGLE_HIDDEN int programs_has_path(const char *list);
 
-/* ---- preload.c ------------------------------------------------------- */
+/* ---- preload.c: editing LD_PRELOAD ------------------------------------- */
 
 /* Remove from the LD_PRELOAD value `v` (in place) every entry whose file
  * name is `self_base`, with the separators that followed it (or, for the
@@ -189,42 +329,69 @@ SINGLE_HIDDEN int preload_remove(char *v, const char *self_base);
 SINGLE_HIDDEN int preload_has(const char *v, const char *self_base,
 			      int (*found)(const char *entry, int lasting));
 
-/* ---- program.c ------------------------------------------------------- */
-
-struct program {
-	char path[PATH_MAX];        /* resolved path of what was started */
-	const char *started_as;     /* basename as started, for SINGLE_PROGRAMS */
-	char *const *args;          /* what follows it on the command line */
-	int nargs;
-	char inline_flag[3];        /* "-c", "-e", "-m"... or "" */
-	const char *inline_text;    /* the code or module it names */
-};
-
-/* Work out what program this is.  Returns 0, or -1 if it cannot tell
- * (errno set). */
-SINGLE_HIDDEN int program_identify(struct program *p, int argc, char **argv);
-/* started_as only, without a system call. */
-SINGLE_HIDDEN void program_started_as(struct program *p, int argc,
-				      char **argv);
-
-/* ---- lockdir.c ------------------------------------------------------- */
+/* ---- lockdir.c: the lock directory and lock files ---------------------- */
 
 struct lockdir {
 	int fd;
-	char path[PATH_MAX];
+	const char *path;
+	char default_path[32];      /* /tmp/libsingle-UID */
 };
 
-/* Exit status for a setup error, or 0. */
-SINGLE_HIDDEN int lockdir_open(struct lockdir *d, const char *setting);
-/* Opens (creating) the lock file; fills *st.  Returns an exit status on
- * error (message printed), or 0. */
-struct stat;
-SINGLE_HIDDEN int lockfile_open(const struct lockdir *d, const char *name,
-				int *fdp, struct stat *st);
-SINGLE_HIDDEN int lockfile_still_there(const struct lockdir *d,
-				       const char *name, const struct stat *st);
+struct fileinfo;
 
-/* ---- lock.c ---------------------------------------------------------- */
+/* Exit status for a setup error (message printed), or 0. */
+SINGLE_HIDDEN int lockdir_open(struct lockdir *d, const char *setting);
+/* Opens (creating) the lock file; fills *fi.  An exit status on error
+ * (message printed), or 0. */
+SINGLE_HIDDEN int lockfile_open(const struct lockdir *d, const char *name,
+				int *fdp, struct fileinfo *fi);
+/* Does the name still lead to the file that was opened? */
+SINGLE_HIDDEN int lockfile_still_there(const struct lockdir *d,
+				       const char *name, const struct fileinfo *fi);
+
+/* ---- record.c: who holds a lock, as written in its file ----------------- */
+
+/* Write the holder's record (its pid) into the lock file. */
+SINGLE_HIDDEN void record_write(int fd, const struct fileinfo *fi, pid_t pid);
+/* The pid in the record, or 0. */
+SINGLE_HIDDEN pid_t record_pid(int fd);
+
+/* ---- proc.c: reading /proc without allocating -------------------------- */
+
+/* A directory of numbered entries (/proc, /proc/PID/fdinfo, /proc/self/fd),
+ * read without opendir(), which allocates. */
+struct numdir {
+	int fd;
+	/* getdents64 keeps its records 8-byte aligned in the buffer: the
+	 * buffer must be too, for a record to be read in place */
+	_Alignas(8) char buf[1024];
+	long len, pos;
+};
+
+/* The directory's descriptor, or -errno. */
+SINGLE_HIDDEN int numdir_open(struct numdir *d, const char *path);
+/* The next numbered entry, or -1 at the end (the directory is then
+ * closed; a caller that stops early calls numdir_close). */
+SINGLE_HIDDEN long numdir_next(struct numdir *d);
+SINGLE_HIDDEN void numdir_close(struct numdir *d);
+/* A small file read whole into buf (NUL-terminated); its length or
+ * -errno. */
+SINGLE_HIDDEN long proc_read(const char *path, char *buf, size_t cap);
+/* "/proc/" + pid + rest, into buf (at least 64 bytes). */
+SINGLE_HIDDEN const char *proc_path(char *buf, long pid, const char *rest);
+/* The parent of pid, or 0. */
+SINGLE_HIDDEN pid_t proc_parent(pid_t pid);
+
+/* ---- holders.c: who holds a lock, in the kernel's words ------------------ */
+
+SINGLE_HIDDEN int pid_is_ancestor(pid_t pid);
+/* Does pid hold an exclusive flock on the file (dev, ino)? */
+SINGLE_HIDDEN int pid_holds_lock(pid_t pid, const struct fileinfo *fi);
+/* The pids whose open files hold an exclusive flock on the file; how
+ * many were found (at most max). */
+SINGLE_HIDDEN int holders_find(const struct fileinfo *fi, pid_t *pids, int max);
+
+/* ---- lock.c and wait.c: taking the lock ---------------------------------- */
 
 struct lock_request {
 	const struct settings *st;
@@ -243,76 +410,50 @@ SINGLE_HIDDEN enum lock_result lock_take(const struct lock_request *rq,
 					 struct lockdir *d, int *status);
 SINGLE_HIDDEN void lock_explain(const struct lock_request *rq,
 				struct lockdir *d);
+/* wait.c: flock(LOCK_EX) until the monotonic deadline (ns, or
+ * WAIT_FOREVER): 0 locked, 1 deadline passed, -errno on error. */
+SINGLE_HIDDEN int flock_until(int fd, int64_t deadline);
+SINGLE_HIDDEN int64_t monotonic_ns(void);
 
-/* ---- holders.c ------------------------------------------------------- */
+/* ---- hide.c: the descriptors kept out of the program's way -------------- */
 
-/* Reading a directory of numbered entries (/proc, /proc/PID/fdinfo,
- * /proc/self/fd) without opendir(), which allocates. */
-struct numdir {
-	int fd;
-	/* getdents64 keeps its records 8-byte aligned in the buffer: the
-	 * buffer must be too, for struct dirent64 to be read in place */
-	_Alignas(8) char buf[4096];
-	long len, pos;
-};
-
-/* The directory's descriptor, or -1. */
-SINGLE_HIDDEN int numdir_open(struct numdir *d, const char *path);
-/* The next numbered entry, or -1 at the end (the directory is then
- * closed; a caller that stops early closes d->fd itself). */
-SINGLE_HIDDEN long numdir_next(struct numdir *d);
-
-SINGLE_HIDDEN pid_t holder_pid_read(int fd);
-SINGLE_HIDDEN int pid_is_ancestor(pid_t pid);
-/* The pids whose open files hold an exclusive flock on (dev, ino).
- * Returns how many were found (at most max). */
-SINGLE_HIDDEN int pid_holds_lock(pid_t pid, dev_t dev, ino_t ino);
-SINGLE_HIDDEN int holders_find(dev_t dev, ino_t ino, pid_t *pids, int max);
-
-/* ---- hide.c ---------------------------------------------------------- */
-
-/* The descriptors the program must not see: the lock and its directory. */
+/* The lock and its directory. */
 enum { HIDDEN_LOCK, HIDDEN_DIR, HIDDEN_N };
 
 SINGLE_HIDDEN extern int hidden_fd[HIDDEN_N];
+/* The process that took the lock (or adopted it through exec): only it
+ * carries the lock through its exec. */
 SINGLE_HIDDEN extern pid_t holder_pid;
 
 /* Move the lock and its directory out of the program's way (closing the
- * originals) and remember them; -1 if there is no room. */
-SINGLE_HIDDEN int hide_fds(int lockfd, int dirfd);
+ * originals) and remember them.  With no room to move them (a tiny
+ * descriptor limit) they stay where they are, hidden all the same. */
+SINGLE_HIDDEN void hide_fds(int lockfd, int dirfd);
 /* Remember descriptors inherited through exec. */
 SINGLE_HIDDEN void hidden_adopt(int lockfd, int dirfd);
 SINGLE_HIDDEN int is_hidden(int fd);
-/* The program wants `fd`'s number: move ours elsewhere first. */
+/* The program wants `fd`'s number: move ours elsewhere first; 0 or -1. */
 SINGLE_HIDDEN int hidden_evict(int fd);
-/* Evictions and closes that span hidden descriptors take turns. */
-SINGLE_HIDDEN void hidden_guard_enter(sigset_t *old);
-SINGLE_HIDDEN void hidden_guard_leave(const sigset_t *old);
+/* Evictions and closes that span hidden descriptors take turns; the old
+ * signal mask is kept in *old (a kernel sigset). */
+SINGLE_HIDDEN void hidden_guard_enter(uint64_t old[2]);
+SINGLE_HIDDEN void hidden_guard_leave(const uint64_t old[2]);
 /* Does any hidden descriptor lie in [lo, hi]? The lowest such, or -1. */
 SINGLE_HIDDEN int hidden_in_range(unsigned lo, unsigned hi);
 
-/* ---- exec.c ---------------------------------------------------------- */
+/* ---- exec.c: the lock through the holder's own exec ---------------------- */
 
-typedef int (*exec_fn)(const void *ctx, char *const envp[]);
+typedef long (*exec_fn)(const void *ctx, char *const envp[]);
 
 /* Remember how to name the library to the next image: an LD_PRELOAD
  * entry (copied: 0 if too long) or a string that lasts (kept as is). */
 SINGLE_HIDDEN int exec_remember_self(const char *entry, int lasting);
 /* Run fn with envp, or, in the lock's holder, with an environment that
- * carries the lock into the new image. */
-SINGLE_HIDDEN int exec_carrying(char *const envp[], exec_fn fn,
-				const void *ctx);
-/* In a new image: adopt the lock the previous image carried.  1 if so. */
+ * carries the lock into the new image.  fn returns -errno; so does this. */
+SINGLE_HIDDEN long exec_carrying(char *const envp[], exec_fn fn,
+				 const void *ctx);
+/* In a new image: adopt the lock the previous image carried.  1 if
+ * SINGLE_HELD was there at all. */
 SINGLE_HIDDEN int held_adopt(const char *held);
-
-
-
-/* ---- messages -------------------------------------------------------- */
-
-SINGLE_HIDDEN void say(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-/* Text on standard output, a piece at a time (SINGLE_EXPLAIN's answer:
- * a path may be longer than any line buffer). */
-SINGLE_HIDDEN void print_stdout(const char *s);
 
 #endif

@@ -1,6 +1,6 @@
 /* interp_parse and launcher_command never read past argv (each word is
  * its own allocation, argv[argc] is NULL), and what they return points
- * into argv.  Also the path program_started_as takes: a launcher, then an
+ * into argv.  Also the path key_started_as takes: a launcher, then an
  * interpreter on the command it runs.
  *
  * Input: byte 0 picks the program name from the list below; the rest,

@@ -29,7 +29,7 @@ static int ends_with(const char *s, const char *suffix)
 /* Name a key made of words[0] (the path) and words[1..n-1] (the parts). */
 static int name_key(char *out, char **words, int n)
 {
-	int rc = lockname_for(out, LOCKNAME_MAX, words[0], words + 1, n - 1);
+	int rc = lockname_for(out, LOCKNAME_MAX, words[0], words + 1, n - 1, NULL, 0);
 
 	CHECK(rc == 0, "lockname_for failed on a full-size buffer");
 	check_name(out, "lockname_for");
@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		/* a buffer too small is refused, never overrun */
 		for (size_t cap = 0; cap < sizeof small; cap++)
-			if (lockname_for(small, cap, ws.w[0], ws.w + 1, na - 1) == 0)
+			if (lockname_for(small, cap, ws.w[0], ws.w + 1, na - 1, NULL, 0) == 0)
 				CHECK(strlen(small) < cap, "overran %zu", cap);
 		for (unsigned s = 2; s <= MAX_SLOTS; s += 997) {
 			CHECK(lockname_slot(slot, sizeof slot, a, s) == 0,

@@ -1,6 +1,6 @@
-/* parse_seconds, parse_uint, parse_bool against simple references.
+/* parse_seconds, parse_u64, parse_bool against simple references.
  *
- * Input: byte 0 picks the parser, byte 1..8 a maximum for parse_uint,
+ * Input: byte 0 picks the parser, byte 1..8 a maximum for parse_u64,
  * the rest (up to a NUL) is the value. */
 #include "../../preload/single.h"
 #include "fuzz.h"
@@ -39,20 +39,20 @@ static int ref_seconds(const char *s, int64_t *ns)
 	return 0;
 }
 
-static int ref_uint(const char *s, unsigned long min, unsigned long max,
-		    unsigned long *out)
+static int ref_uint(const char *s, uint64_t min, uint64_t max,
+		    uint64_t *out)
 {
-	unsigned long v = 0;
+	uint64_t v = 0;
 
 	if (!*s)
 		return -1;
 	for (; *s; s++) {
 		if (*s < '0' || *s > '9')
 			return -1;
-		if ((unsigned long)(*s - '0') > max ||
-		    v > (max - (unsigned long)(*s - '0')) / 10)
+		if ((uint64_t)(*s - '0') > max ||
+		    v > (max - (uint64_t)(*s - '0')) / 10)
 			return -1;      /* v * 10 + digit > max, without overflow */
-		v = v * 10 + (unsigned long)(*s - '0');
+		v = v * 10 + (uint64_t)(*s - '0');
 	}
 	if (v < min)
 		return -1;
@@ -63,7 +63,7 @@ static int ref_uint(const char *s, unsigned long min, unsigned long max,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s;
-	unsigned long max = 0, min, got_u = 0, want_u = 0;
+	uint64_t max = 0, min, got_u = 0, want_u = 0;
 	int64_t got_ns = 0, want_ns = 0;
 	int got_b = -1, rc, ref;
 
@@ -85,12 +85,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (data[0] & 0x80)
 			max = data[0] & 0x40 ? 255 : MAX_SLOTS;
 		min = max ? (data[0] & 8) / 8 : 0;
-		rc = parse_uint(s, min, max, &got_u);
+		rc = parse_u64(s, min, max, &got_u);
 		ref = ref_uint(s, min, max, &want_u);
-		CHECK(rc == ref, "parse_uint(\"%s\", %lu, %lu) = %d, expected %d",
-		      s, min, max, rc, ref);
-		CHECK(rc < 0 || got_u == want_u, "parse_uint(\"%s\") = %lu, expected %lu",
-		      s, got_u, want_u);
+		CHECK(rc == ref, "parse_u64(\"%s\", %llu, %llu) = %d, expected %d",
+		      s, (unsigned long long)min, (unsigned long long)max, rc, ref);
+		CHECK(rc < 0 || got_u == want_u, "parse_u64(\"%s\") = %llu, expected %llu",
+		      s, (unsigned long long)got_u, (unsigned long long)want_u);
 		break;
 	default:
 		rc = parse_bool(s, &got_b);
