@@ -15,28 +15,35 @@ WARN    ?= -Wall -Wextra
 CPPFLAGS ?=
 # Only the interposed calls are exported (preload/libsingle.map); the
 # library binds its own symbols locally and needs no executable stack.
+# defs: an unresolved symbol fails the link instead of the first start.
 # noseparate-code: two loadable segments instead of four, so ld.so maps
 # the library with two fewer mmap calls in every process that loads it.
-# lazy: binding all of the library's imports at load (-z now, which some
-# distributions put in LDFLAGS) costs every start about 39,000
-# instructions, a quarter of a bare /bin/true (make bench measures it).
+# lazy: binding all of the library's imports at load (-z now) costs every
+# start about 39,000 instructions, a quarter of a bare /bin/true (make
+# bench measures it).  It comes before $(LDFLAGS), so that a packager's
+# -Wl,-z,now wins: that choice is theirs.
 LIB_CFLAGS  = -std=gnu11 -fPIC -fvisibility=hidden $(WARN)
 LIB_LDFLAGS = -shared -Wl,--version-script=preload/libsingle.map \
-	      -Wl,-z,noexecstack -Wl,-z,noseparate-code -Wl,-O1 -Wl,--as-needed \
-	      -Wl,-z,lazy
+	      -Wl,-z,defs -Wl,-z,noexecstack -Wl,-z,noseparate-code \
+	      -Wl,-O1 -Wl,--as-needed
+LIB_LAZY    = -Wl,-z,lazy
 LDLIBS  ?= -ldl
 
 LIB      = preload/libsingle.so
 LIB_SRCS = $(wildcard preload/*.c)
 LIB_OBJS = $(LIB_SRCS:.c=.o)
+DEPS     = $(LIB_OBJS:.o=.d)
 
 all: $(LIB)
 
 $(LIB): $(LIB_OBJS) preload/libsingle.map
-	$(CC) $(CFLAGS) $(LDFLAGS) $(LIB_LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) $(LIB_LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
 
-preload/%.o: preload/%.c preload/single.h preload/sys.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
+# -MMD -MP: each object depends on the headers it includes (preload/*.d)
+preload/%.o: preload/%.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(DEPS)
 
 # Programs the tests run (tests/progs/NAME.c -> tests/bin/NAME)
 TEST_PROGS = $(patsubst tests/progs/%.c,tests/bin/%,$(wildcard tests/progs/*.c))
@@ -64,11 +71,11 @@ $(BENCH)/benchrun $(BENCH)/stamp: $(BENCH)/%: tests/bench/%.c
 # the comparison is of what the library does, not of how it is linked.
 $(BENCH)/libempty.so: tests/bench/empty.c Makefile
 	@mkdir -p $(BENCH)
-	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC $(filter-out -Wl$(comma)--version-script=%,$(LIB_LDFLAGS)) -o $@ $<
+	$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) -fPIC $(filter-out -Wl$(comma)--version-script=%,$(LIB_LDFLAGS)) -o $@ $<
 
 bench: all $(BENCH)/benchrun $(BENCH)/stamp $(BENCH)/libempty.so
 	LIB=$(LIB) BENCH_BIN=$(BENCH) LIB_SRCS="$(LIB_SRCS)" LIB_OBJS="$(LIB_OBJS)" \
-	LIB_LINK="$(CC) $(CFLAGS) $(LDFLAGS) $(LIB_LDFLAGS)" LIB_LDLIBS="$(LDLIBS)" \
+	LIB_LINK="$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) $(LIB_LDFLAGS)" LIB_LDLIBS="$(LDLIBS)" \
 	LIB_COMPILE="$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS)" tests/bench/bench.sh
 
 # make analyze: every analyzer, failing on any finding; fast enough for
@@ -133,11 +140,11 @@ analyze-shellcheck:
 # library's own stack, global and UB checks still work, but a program
 # with interceptors ASan did not set up (node) crashes, and env -i drops
 # ASAN_OPTIONS, so a few tests fail for reasons of ASan's own.
-$(ASAN_LIB): $(LIB_SRCS) preload/single.h preload/libsingle.map
+$(ASAN_LIB): $(LIB_SRCS) $(wildcard preload/*.h) preload/libsingle.map
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O1 -g -fno-omit-frame-pointer $(LIB_CFLAGS) \
 		-fsanitize=address,undefined -fno-sanitize-recover=undefined \
-		$(LIB_LDFLAGS) -o $@ $(LIB_SRCS) $(LDLIBS)
+		$(filter-out -Wl$(comma)-z$(comma)defs,$(LIB_LDFLAGS)) -o $@ $(LIB_SRCS) $(LDLIBS)
 
 asan: $(ASAN_LIB)
 
@@ -160,13 +167,16 @@ demo: all
 INSTALLED_FILES = $(DESTDIR)$(LIBDIR)/libsingle.so $(DESTDIR)$(BINDIR)/single \
 		  $(DESTDIR)$(MANDIR)/man1/single.1 $(DESTDIR)$(MANDIR)/man7/libsingle.7
 
+# install writes nothing into the source tree: single gets its paths on
+# the way to its place.
 install: all
-	@mkdir -p build
-	sed -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' scripts/single >build/single
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	$(INSTALL) -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libsingle.so
-	$(INSTALL) -m 755 build/single $(DESTDIR)$(BINDIR)/single
+	sed -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' scripts/single \
+		>$(DESTDIR)$(BINDIR)/.single.new
+	$(INSTALL) -m 755 $(DESTDIR)$(BINDIR)/.single.new $(DESTDIR)$(BINDIR)/single
+	rm -f $(DESTDIR)$(BINDIR)/.single.new
 	$(INSTALL) -m 644 scripts/single.1 $(DESTDIR)$(MANDIR)/man1/single.1
 	$(INSTALL) -m 644 preload/libsingle.7 $(DESTDIR)$(MANDIR)/man7/libsingle.7
 
@@ -201,9 +211,10 @@ fuzz-ci fuzz: $(FUZZ_BINS)
 		[ $$rc -eq 0 ] || { tail -n 30 build/fuzz/$$n.log; exit 1; }; \
 	done
 
+# Everything a build makes, and nothing else.
 clean:
-	rm -f preload/*.o $(LIB)
-	rm -rf tests/bin
+	rm -f preload/*.o preload/*.d $(LIB)
+	rm -rf tests/bin build
 
 .PHONY: all test check stress clean bench analyze analyze-werror analyze-cppcheck \
 	analyze-tidy analyze-fanalyzer analyze-shellcheck asan asan-test fuzz fuzz-ci
