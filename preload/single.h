@@ -263,6 +263,21 @@ SINGLE_HIDDEN int path_search(const char *cmd, char out[PATH_MAX]);
 /* Does the file start with "#!"? */
 SINGLE_HIDDEN int path_is_script(const char *path);
 
+/* ---- elf.c: what kind of executable a file is ------------------------- */
+
+enum exec_kind {
+	EXEC_OTHER = 0,         /* neither kind below, or unreadable */
+	EXEC_SCRIPT = 1,        /* starts with "#!" */
+	EXEC_STATIC = 2,        /* ELF without PT_INTERP: never loads the library */
+	EXEC_DYNAMIC = 4,       /* ELF with PT_INTERP: ld.so reads LD_PRELOAD */
+	EXEC_32 = 8,            /* with EXEC_STATIC or EXEC_DYNAMIC: the class */
+	EXEC_64 = 16,
+};
+
+/* The kind of the file open on fd (read with pread): an exec_kind, the
+ * ELF ones with their class. */
+SINGLE_HIDDEN int elf_kind(int fd);
+
 /* ---- key.c: which starts exclude each other, and their lock files ------ */
 
 /* A lock file name is at most NAME_MAX bytes. */
