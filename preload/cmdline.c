@@ -12,7 +12,10 @@
 
 /* ---- interpreters ---------------------------------------------------- */
 
-enum { SHELL = 1 };   /* -c is a flag; the text is the first operand */
+enum {
+	SHELL = 1,      /* -c is a flag; the text is the first operand */
+	SEARCH = 2,     /* -S: the script is looked up on PATH */
+};
 
 struct interp {
 	const char *name;        /* base name; a version suffix may follow */
@@ -31,7 +34,13 @@ static const char *const python_long[] = { "--check-hash-based-pycs", NULL };
 static const char *const node_code[] = { "--eval", "--print", NULL };
 static const char *const node_long[] = {
 	"--require", "--import", "--loader", "--experimental-loader",
-	"--conditions", "--input-type", "--env-file", NULL
+	"--conditions", "--input-type", "--env-file", "--title",
+	"--inspect-port", "--redirect-warnings", "--report-dir",
+	"--report-directory", "--report-filename", "--diagnostic-dir",
+	"--openssl-config", "--tls-cipher-list", "--tls-keylog",
+	"--icu-data-dir", "--dns-result-order", "--unhandled-rejections",
+	"--cpu-prof-dir", "--cpu-prof-name", "--heap-prof-dir",
+	"--heap-prof-name", "--stack-trace-limit", NULL
 };
 
 static const struct interp interps[] = {
@@ -44,8 +53,8 @@ static const struct interp interps[] = {
 	{ "mksh",    "c", "",  "",  "oOT",  "", NULL, NULL, SHELL },
 	{ "python",  "c", "m", "",  "WX",   "", NULL, python_long, 0 },
 	{ "pypy",    "c", "m", "",  "WX",   "", NULL, python_long, 0 },
-	{ "perl",    "eE", "", "",  "I",    "0CdDilmMxV", NULL, NULL, 0 },
-	{ "ruby",    "e", "",  "",  "ICEr", "0x", NULL, NULL, 0 },
+	{ "perl",    "eE", "", "",  "I",    "0CdDilmMxV", NULL, NULL, SEARCH },
+	{ "ruby",    "e", "",  "",  "ICEr", "0x", NULL, NULL, SEARCH },
 	{ "node",    "ep", "", "",  "rC",   "", node_code, node_long, 0 },
 	{ "nodejs",  "ep", "", "",  "rC",   "", node_code, node_long, 0 },
 	{ "lua",     "e", "",  "",  "l",    "", NULL, NULL, 0 },
@@ -129,7 +138,7 @@ static int long_option(const struct interp *in, int argc, char *const argv[],
 void interp_parse(const struct interp *in, int argc, char *const argv[],
 		  struct run *run)
 {
-	int i, shell_code = 0;
+	int i, shell_code = 0, searched = 0;
 
 	run_set(run, RUN_SELF, NULL, 0, 1);
 	for (i = 1; i < argc; i++) {
@@ -181,6 +190,8 @@ void interp_parse(const struct interp *in, int argc, char *const argv[],
 				break;
 			if ((in->flags & SHELL) && c == 's')
 				return;         /* commands from stdin */
+			if ((in->flags & SEARCH) && c == 'S')
+				searched = 1;
 		}
 	}
 	if (i >= argc || str_eq(argv[i], "-"))
@@ -188,7 +199,7 @@ void interp_parse(const struct interp *in, int argc, char *const argv[],
 	if (shell_code)
 		run_set(run, RUN_INLINE, argv[i], 'c', i + 1);
 	else
-		run_set(run, RUN_SCRIPT, argv[i], 0, i + 1);
+		run_set(run, searched ? RUN_SEARCHED : RUN_SCRIPT, argv[i], 0, i + 1);
 }
 
 /* ---- launchers ------------------------------------------------------- */
@@ -278,4 +289,53 @@ int launcher_command(const char *base, int argc, char *const argv[])
 		return i < argc ? i : -1;
 	}
 	return -1;
+}
+
+/* env -u NAME / --unset NAME / NAME=VALUE: is it LD_PRELOAD? */
+static int names_preload(const char *w)
+{
+	const char *after = after_prefix(w, "LD_PRELOAD");
+
+	return after && (*after == '\0' || *after == '=');
+}
+
+int launcher_keeps_preload(const char *base, int cmd, char *const argv[])
+{
+	if (!str_eq(base, "env"))
+		return 1;
+	for (int i = 1; i < cmd; i++) {
+		const char *w = argv[i];
+
+		if (str_eq(w, "-") || str_eq(w, "--"))
+			return !str_eq(w, "-");
+		if (w[0] != '-') {
+			if (names_preload(w))
+				return 0;       /* LD_PRELOAD=... replaces ours */
+			continue;
+		}
+		if (w[1] == '-') {
+			const char *eq = str_chr(w, '=');
+			size_t n = eq ? (size_t)(eq - w) : str_len(w);
+
+			if (n > 2 && str_n_eq(w, "--ignore-environment", n))
+				return 0;
+			if (n > 2 && str_n_eq(w, "--unset", n) &&
+			    ((eq && names_preload(eq + 1)) ||
+			     (!eq && i + 1 < cmd && names_preload(argv[i + 1]))))
+				return 0;
+			continue;
+		}
+		for (int j = 1; w[j]; j++) {
+			if (w[j] == 'i')
+				return 0;
+			if (w[j] == 'u' || w[j] == 'C') {
+				const char *arg = w[j + 1] ? w + j + 1 : i + 1 < cmd ? argv[++i] : "";
+
+				if (w[j] == 'u' && names_preload(arg))
+					return 0;
+				break;
+			}
+		}
+	}
+	return 1;
 }

@@ -48,11 +48,9 @@ int hidden_in_range(unsigned lo, unsigned hi)
 	return best;
 }
 
-/* Where the descriptors go at first: the top of the usual 1024-entry
- * table, far above what programs open, found without asking for the
- * limit.  Only a program that fills its table meets them, and then
+/* HIGH_FD (single.h) is found without asking for the limit.  Only a
+ * program that fills its table meets the descriptors there, and then
  * hidden_evict moves them above the soft limit. */
-#define HIGH_FD (1024 - HIDDEN_N)
 
 /* The soft and hard descriptor limits, without libc (the kernel's
  * struct rlimit64 is two 64-bit numbers everywhere). */

@@ -4,11 +4,12 @@
  *
  * A skipped start ends with _exit(): exit() would run the program's
  * atexit handlers and flush stdio buffers that belong to a main() that
- * never ran.  Nothing here allocates, and errno is left as it was found.
+ * never ran.  Nothing here allocates or touches errno.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "single.h"
@@ -52,17 +53,36 @@ static void leave_environment(int stay, char *preload)
 	env_drop_start_settings(!stay, emptied);
 }
 
+/* key_identify has not been asked yet */
+#define NOT_YET (-4096)
+
 /* SINGLE_PROGRAMS: is this one of them?  Names are settled without a
  * system call; only a list with a path in it needs the resolved path. */
-static int listed(const struct settings *st, int argc, char **argv,
+static int listed(const char *programs, int argc, char **argv,
 		  struct key *k, int *identified)
 {
-	if (programs_match(st->programs, k->started_as, NULL))
+	key_started_as(k, argc, argv);
+	if (programs_match(programs, k->started_as, NULL))
 		return 1;
-	if (!programs_has_path(st->programs))
+	if (!programs_has_path(programs))
 		return 0;
-	*identified = key_identify(k, argc, argv) == 0;
-	return *identified && programs_match(st->programs, k->started_as, k->path);
+	*identified = key_identify(k, argc, argv);
+	return *identified == 0 && programs_match(programs, k->started_as, k->path);
+}
+
+/* A program SINGLE_PROGRAMS leaves out runs untouched, whatever the
+ * other settings say: a typo in a profile-wide setting must not stop
+ * every program a shell starts.  Only SINGLE_EXPLAIN answers. */
+static void not_listed(const char *const raw[VAR_N], const struct key *k)
+{
+	int explain = 0;
+
+	if (raw[VAR_EXPLAIN] && parse_bool(raw[VAR_EXPLAIN], &explain) == 0 && explain) {
+		print_stdout("not locked: ");
+		print_stdout(k->started_as);
+		print_stdout(" is not in SINGLE_PROGRAMS\n");
+		_exit(0);
+	}
 }
 
 static void explain(const struct lock_request *rq, const struct key *k)
@@ -77,40 +97,52 @@ static void explain(const struct lock_request *rq, const struct key *k)
 	_exit(0);
 }
 
+/* The key and its lock file name: 0, KEY_NOT_MINE, or an exit status. */
+static int name_the_lock(const struct settings *st, struct key *k, int identified,
+			 int argc, char **argv, char name[LOCKNAME_MAX])
+{
+	int rc = identified;
+
+	/* SINGLE_KEY names the lock outright: nothing to ask the kernel but
+	 * whether a launcher's command will lock itself */
+	if (st->key)
+		rc = key_launcher_only(k, argc, argv);
+	else if (identified == NOT_YET && (rc = key_identify(k, argc, argv)) < 0) {
+		say("cannot tell which program %s is: %s", argv[0], strerror(-rc));
+		return EXIT_OSERR;
+	}
+	if (rc == KEY_NOT_MINE)
+		return KEY_NOT_MINE;
+	if (key_lockname(k, st, name) < 0) {
+		say("cannot name the lock for %s", k->path);
+		return EXIT_OSERR;
+	}
+	return 0;
+}
+
 static void run(const char *const raw[VAR_N], char *preload, int argc,
 		char **argv)
 {
 	struct settings st;
-	struct key key;
+	struct key key = { .started_as = NULL };
 	struct lockdir dir = { .fd = -1 };
 	struct lock_request rq;
 	char name[LOCKNAME_MAX];
-	int identified = 0, status = 0, rc;
+	int identified = NOT_YET, status;
 
-	if (settings_parse(&st, raw) < 0)
-		_exit(EXIT_USAGE);
-	key.started_as = NULL;
-	if (st.programs || st.verbose || st.explain)
-		key_started_as(&key, argc, argv);
-	if (st.programs && !listed(&st, argc, argv, &key, &identified)) {
-		if (st.explain) {
-			print_stdout("not locked: ");
-			print_stdout(key.started_as);
-			print_stdout(" is not in SINGLE_PROGRAMS\n");
-			_exit(0);
-		}
+	if (raw[VAR_PROGRAMS] && !listed(raw[VAR_PROGRAMS], argc, argv, &key, &identified)) {
+		not_listed(raw, &key);
 		return;
 	}
-	if (!identified && (rc = key_identify(&key, argc, argv)) < 0) {
-		say("cannot tell which program %s is: %s", argv[0], strerror(-rc));
-		status = EXIT_OSERR;
+	if (settings_parse(&st, raw) < 0)
+		_exit(EXIT_USAGE);
+	if (!key.started_as)
+		key_started_as(&key, argc, argv);
+	status = name_the_lock(&st, &key, identified, argc, argv, name);
+	if (status == KEY_NOT_MINE)
+		return;         /* the command it runs locks itself */
+	if (status)
 		goto error;
-	}
-	if (key_lockname(&key, &st, name) < 0) {
-		say("cannot name the lock for %s", key.path);
-		status = EXIT_OSERR;
-		goto error;
-	}
 	rq.st = &st;
 	rq.label = key_label(&key, &st);
 	rq.name = name;
@@ -122,6 +154,8 @@ static void run(const char *const raw[VAR_N], char *preload, int argc,
 		return;
 	case LOCK_BUSY:
 		_exit(st.conflict_exit);
+	case LOCK_REFUSED:
+		_exit(status);
 	case LOCK_ANCESTOR:
 		sys_close(dir.fd);
 		leave_environment(st.programs != NULL, preload);
@@ -130,7 +164,7 @@ static void run(const char *const raw[VAR_N], char *preload, int argc,
 		break;
 	}
 error:
-	if (st.on_error != ON_ERROR_RUN || status == EXIT_USAGE)
+	if (st.on_error != ON_ERROR_RUN)
 		_exit(status);
 	if (dir.fd >= 0)
 		sys_close(dir.fd);
@@ -143,6 +177,12 @@ __attribute__((constructor)) static void single_init(int argc, char **argv)
 	const char *raw[VAR_N];
 	char *preload;
 
+	/* Secure-execution mode (set-user-ID, set-group-ID, capabilities):
+	 * the library does nothing.  Nothing from the environment may steer
+	 * a privileged program, and a lock shared by every user who runs it
+	 * would let one user keep the others from running it. */
+	if (getauxval(AT_SECURE))
+		return;
 	env_collect(raw, &preload);
 	if (raw[VAR_HELD]) {
 		held_adopt(raw[VAR_HELD]);

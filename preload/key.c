@@ -10,7 +10,9 @@
  * command lines from cmdline.c; this file decides, names the lock file
  * (and reads such names back), and explains its choice.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/auxv.h>
 
 #include "single.h"
 
@@ -41,26 +43,39 @@ void key_started_as(struct key *k, int argc, char **argv)
 		struct run run;
 
 		interp_parse(in, argc, argv, &run);
-		if (run.kind == RUN_SCRIPT)
+		if (run.kind == RUN_SCRIPT || run.kind == RUN_SEARCHED)
 			k->started_as = path_basename(run.what);
 	}
 }
 
-/* An interpreter's command line: the script, the code, or itself. */
+/* An interpreter's command line: the script, the code, or itself.  A
+ * script operand that names no file (a typo, or an option the table
+ * does not know that took it for its argument) never stops the start:
+ * the key is the interpreter and the operand as given, and the
+ * interpreter prints its own error. */
 static int identify_interpreted(struct key *k, int argc, char **argv)
 {
 	const struct interp *in = interp_find(path_basename(k->path));
 	struct run run;
-	int rc;
 
 	if (!in)
 		return 0;
 	interp_parse(in, argc, argv, &run);
 	switch (run.kind) {
 	case RUN_SCRIPT:
-		if ((rc = path_resolve(run.what, k->path)) < 0)
-			return rc;
+	case RUN_SEARCHED:
 		set_args(k, argv, run.rest, argc);
+		if (run.kind == RUN_SEARCHED && !str_chr(run.what, '/') &&
+		    path_search(run.what, k->path) == 0 &&
+		    path_resolve(k->path, k->path) == 0)
+			break;
+		if (run.kind == RUN_SCRIPT && path_resolve(run.what, k->path) == 0)
+			break;
+		/* the interpreter's path is still in k->path unless a search
+		 * overwrote it: ask again */
+		if (program_exe(k->path, &k->id) < 0)
+			return -ENOENT;
+		k->unresolved = run.what;
 		break;
 	case RUN_INLINE:
 	case RUN_MODULE:
@@ -91,30 +106,72 @@ static int identify_script(struct key *k, const char *script, int argc,
 	return 1;
 }
 
+/* Will the command load the library itself?  A dynamically linked
+ * program does, and so does a script whose interpreter is one; a static
+ * one (most Go programs, a static busybox) does not. */
+static __attribute__((noinline)) int loads_library(const char *path)
+{
+	char interp[PATH_MAX];
+	int kind = program_kind(path, interp);
+
+	if (kind == EXEC_SCRIPT)
+		kind = interp[0] == '/' ? program_kind(interp, NULL) : EXEC_OTHER;
+	return (kind & EXEC_DYNAMIC) != 0;
+}
+
+/* A launcher (env, nice, setsid...) runs argv[0] of what follows.  If
+ * that command loads the library, it locks itself, keyed as if started
+ * directly: the launcher stays out of it, which also keeps a launcher
+ * that forks first (setsid, timeout) from holding a lock that would die
+ * with it.  Only a static command, or one that env starts without our
+ * LD_PRELOAD, needs the launcher to hold the lock for it and to hand it
+ * over through the exec. */
+static int identify_launched(struct key *k, int argc, char **argv, int keeps)
+{
+	/* not found: the launcher fails on its own */
+	if (path_search(argv[0], k->path) < 0 ||
+	    (keeps && loads_library(k->path)) ||
+	    program_kind(k->path, NULL) == EXEC_OTHER)
+		return KEY_NOT_MINE;
+	if (path_resolve(k->path, k->path) < 0)
+		return KEY_NOT_MINE;
+	k->launcher_locks = 1;
+	set_args(k, argv, 1, argc);
+	if (program_kind(k->path, NULL) == EXEC_SCRIPT)
+		return 0;
+	return identify_interpreted(k, argc, argv);
+}
+
+int key_launcher_only(struct key *k, int argc, char **argv)
+{
+	const char *fn = (const char *)getauxval(AT_EXECFN);
+	const char *base = path_basename(fn ? fn : argv[0]);
+	int cmd = launcher_command(base, argc, argv);
+
+	if (cmd <= 0 || path_search(argv[cmd], k->path) < 0 ||
+	    (launcher_keeps_preload(base, cmd, argv) && loads_library(k->path)))
+		return cmd > 0 ? KEY_NOT_MINE : 0;
+	k->launcher_locks = 1;
+	return 0;
+}
+
 int key_identify(struct key *k, int argc, char **argv)
 {
 	const char *script = program_script(argc, argv);
 	int cmd, rc;
 
 	k->inline_flag[0] = '\0';
-	k->inline_text = NULL;
+	k->inline_text = k->unresolved = NULL;
+	k->launcher_locks = 0;
 	set_args(k, argv, 1, argc);
 	if (script && identify_script(k, script, argc, argv))
 		return 0;
-	if ((rc = program_exe(k->path)) < 0)
+	if ((rc = program_exe(k->path, &k->id)) < 0)
 		return rc;
 	cmd = launcher_command(path_basename(k->path), argc, argv);
-	if (cmd > 0) {
-		argv += cmd;
-		argc -= cmd;
-		/* not found: the launcher will fail on its own; key it */
-		if (path_search(argv[0], k->path) < 0 ||
-		    path_resolve(k->path, k->path) < 0)
-			return program_exe(k->path);
-		set_args(k, argv, 1, argc);
-		if (path_is_script(k->path))
-			return 0;
-	}
+	if (cmd > 0)
+		return identify_launched(k, argc - cmd, argv + cmd,
+					 launcher_keeps_preload(path_basename(k->path), cmd, argv));
 	return identify_interpreted(k, argc, argv);
 }
 
@@ -124,8 +181,25 @@ const char *key_label(const struct key *k, const struct settings *st)
 	       path_basename(k->path);
 }
 
+/* "dev=MAJ:MIN,ino=N": a nameless program's identity, as a key part. */
+static const char *key_identity(const struct key *k, char out[64])
+{
+	size_t n = 4;
+
+	mem_copy(out, "dev=", 4);
+	n += format_u64(out + n, k->id.dev >> 32);
+	out[n++] = ':';
+	n += format_u64(out + n, (uint32_t)k->id.dev);
+	mem_copy(out + n, ",ino=", 5);
+	n += 5;
+	format_u64(out + n, k->id.ino);
+	return out;
+}
+
 void key_explain(const struct key *k, const struct settings *st)
 {
+	char id[64];
+
 	print_stdout("key: ");
 	if (st->key) {
 		print_stdout(st->key);
@@ -133,11 +207,20 @@ void key_explain(const struct key *k, const struct settings *st)
 		return;
 	}
 	print_stdout(k->path);
+	if (k->id.ino) {
+		print_stdout(" ");
+		print_stdout(key_identity(k, id));
+	}
 	if (k->inline_flag[0]) {
 		print_stdout(" ");
 		print_stdout(k->inline_flag);
 		print_stdout(" ");
 		print_stdout(k->inline_text);
+	}
+	if (k->unresolved) {
+		print_stdout(" ");
+		print_stdout(k->unresolved);
+		print_stdout(" (no such script)");
 	}
 	for (int i = 0; st->scope == SCOPE_COMMAND && i < k->nargs; i++) {
 		print_stdout(" ");
@@ -149,15 +232,20 @@ void key_explain(const struct key *k, const struct settings *st)
 int key_lockname(const struct key *k, const struct settings *st,
 		 char name[LOCKNAME_MAX])
 {
-	int nargs = st->scope == SCOPE_COMMAND ? k->nargs : 0;
-	char *const *args = k->args;
-	char *with_inline[2] = { (char *)k->inline_flag, (char *)k->inline_text };
+	int nargs = st->scope == SCOPE_COMMAND ? k->nargs : 0, nparts = 0;
+	char *parts[3], id[64];
 
 	if (st->key)
 		return lockname_named(name, LOCKNAME_MAX, st->key);
-	if (!k->inline_flag[0])
-		return lockname_for(name, LOCKNAME_MAX, k->path, args, nargs, NULL, 0);
-	return lockname_for(name, LOCKNAME_MAX, k->path, with_inline, 2, args, nargs);
+	if (k->id.ino)
+		parts[nparts++] = (char *)key_identity(k, id);
+	if (k->inline_flag[0]) {
+		parts[nparts++] = (char *)k->inline_flag;
+		parts[nparts++] = (char *)k->inline_text;
+	} else if (k->unresolved) {
+		parts[nparts++] = (char *)k->unresolved;
+	}
+	return lockname_for(name, LOCKNAME_MAX, k->path, parts, nparts, k->args, nargs);
 }
 
 /* ---- lock file names ---------------------------------------------------

@@ -7,6 +7,13 @@
  * part, so a manual run and a timer run always meet.  The directory must
  * be ours and closed to others: in a sticky /tmp anyone could have made
  * it first.
+ *
+ * "Ours" is the effective uid as the file system shows it (an idmapped
+ * mount shows its mapped ids).  On a network file system that squashes
+ * root (NFS root_squash, and all_squash for everyone), our own files
+ * belong to the anonymous uid instead: there, files owned by the
+ * kernel's overflow uid (/proc/sys/fs/overflowuid, 65534 unless changed,
+ * the default anonuid) count as ours too.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +21,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include "single.h"
 #include "sys.h"
@@ -49,9 +57,68 @@ static int fail(const char *what, const char *path, const char *name, int err)
 	return status_for(err);
 }
 
+/* File systems whose server may map our uid to the anonymous one. */
+static int is_network_fs(int fd)
+{
+	struct statfs sf;
+
+	if (SYS_(SYS_fstatfs, fd, &sf, 0, 0, 0, 0) < 0)
+		return 0;
+	switch ((unsigned long)sf.f_type) {
+	case 0x6969:            /* NFS */
+	case 0xff534d42:        /* CIFS */
+	case 0xfe534d42:        /* SMB2 */
+	case 0x517b:            /* SMB */
+	case 0x00c36400:        /* Ceph */
+	case 0x65735546:        /* FUSE (GlusterFS, ...) */
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static uint32_t overflow_uid(void)
+{
+	char buf[24];
+	uint64_t uid;
+
+	if (proc_read("/proc/sys/fs/overflowuid", buf, sizeof buf) > 0 &&
+	    scan_u64(buf, UINT32_MAX, &uid))
+		return (uint32_t)uid;
+	return 65534;
+}
+
+/* Is a file of this owner, in the directory open on fd, ours? */
+static int owned_by_us(int fd, uint32_t owner)
+{
+	return owner == euid() || (owner == overflow_uid() && is_network_fs(fd));
+}
+
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+/* A copy of the path without its trailing slashes, in a frame of its own
+ * that only this rare spelling pays for. */
+static __attribute__((noinline)) int dir_open_trimmed(const char *path, size_t n)
+{
+	char copy[PATH_MAX];
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	mem_copy(copy, path, n);
+	copy[n] = '\0';
+	return sys_openat(AT_FDCWD, copy, DIR_FLAGS, 0);
+}
+
+/* The directory, opened without following a symlink at its last
+ * component: trailing slashes (which would make the kernel follow it)
+ * are left out of the name opened. */
 static int dir_open(const char *path)
 {
-	return sys_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	size_t n = str_len(path);
+
+	if (n <= 1 || path[n - 1] != '/')
+		return sys_openat(AT_FDCWD, path, DIR_FLAGS, 0);
+	return dir_open_trimmed(path, n);
 }
 
 static int dir_refuse_owner(const char *path, uint32_t owner)
@@ -68,7 +135,7 @@ static int dir_check(const struct lockdir *d)
 
 	if (rc < 0)
 		return fail("check lock directory", d->path, NULL, -rc);
-	if (fi.uid != euid())
+	if (!owned_by_us(d->fd, fi.uid))
 		return dir_refuse_owner(d->path, fi.uid);
 	if (fi.mode & (S_IWGRP | S_IWOTH)) {
 		say("unsafe lock directory %s: writable by others (mode %04o)",
@@ -124,6 +191,10 @@ int lockdir_open(struct lockdir *d, const char *setting)
 	return dir_check(d);
 }
 
+/* A lock file must be a regular file of ours with one name: a hard link
+ * to some other file (ln important.txt DIR/@job.lock) would otherwise
+ * have the record written into that file, as systemd refuses such lock
+ * files too. */
 static int file_check(const struct lockdir *d, const char *name,
 		      const struct fileinfo *fi)
 {
@@ -132,9 +203,14 @@ static int file_check(const struct lockdir *d, const char *name,
 		    S_ISLNK(fi->mode) ? "a symbolic link" : "not a regular file");
 		return EXIT_NOPERM;
 	}
-	if (fi->uid != euid()) {
+	if (!owned_by_us(d->fd, fi->uid)) {
 		say("unsafe lock file %s/%s: owned by uid %u, not %u", d->path,
 		    name, (unsigned)fi->uid, (unsigned)euid());
+		return EXIT_NOPERM;
+	}
+	if (fi->nlink != 1) {
+		say("unsafe lock file %s/%s: %u hard links, not one", d->path,
+		    name, (unsigned)fi->nlink);
 		return EXIT_NOPERM;
 	}
 	return 0;
@@ -146,17 +222,25 @@ static int file_check(const struct lockdir *d, const char *name,
  * appears in between from hanging us, and the check after locking
  * (lockfile_still_there) catches any other swap. */
 int lockfile_open(const struct lockdir *d, const char *name, int *fdp,
-		  struct fileinfo *fi)
+		  struct fileinfo *fi, int *writable)
 {
 	const int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 	int status, rc = 0;
 
+	*writable = 1;
 	for (int tries = 0; tries < 100; tries++) {
 		rc = sys_fileinfo(d->fd, name, SYS_AT_NOFOLLOW, fi);
 		if (rc == 0) {
 			if ((status = file_check(d, name, fi)))
 				return status;
 			rc = sys_openat(d->fd, name, flags, 0);
+			/* flock works on a descriptor open for reading: a lock
+			 * file on a read-only file system is locked all the
+			 * same, only no record is written */
+			if (rc == -EROFS) {
+				*writable = 0;
+				rc = sys_openat(d->fd, name, (flags & ~O_RDWR) | O_RDONLY, 0);
+			}
 		} else if (rc == -ENOENT) {
 			rc = sys_openat(d->fd, name, flags | O_CREAT | O_EXCL, 0600);
 			if (rc >= 0) {
@@ -190,5 +274,5 @@ int lockfile_still_there(const struct lockdir *d, const char *name,
 	struct fileinfo now;
 
 	return sys_fileinfo(d->fd, name, SYS_AT_NOFOLLOW, &now) == 0 &&
-	       now.dev == fi->dev && now.ino == fi->ino;
+	       now.dev == fi->dev && now.ino == fi->ino && now.nlink == 1;
 }

@@ -6,9 +6,6 @@
  * Every bad value is refused with one line naming the variable, its value
  * and what was expected.
  */
-#define _GNU_SOURCE
-#include <sys/auxv.h>
-
 #include "single.h"
 
 extern char **environ;
@@ -25,6 +22,8 @@ static const char *const var_names[VAR_N] = {
 	[VAR_MAX] = "SINGLE_MAX",
 	[VAR_REPLACE] = "SINGLE_REPLACE",
 	[VAR_EXPLAIN] = "SINGLE_EXPLAIN",
+	[VAR_STALE] = "SINGLE_STALE",
+	[VAR_QUEUE] = "SINGLE_QUEUE",
 	[VAR_HELD] = "SINGLE_HELD",
 };
 
@@ -77,12 +76,6 @@ void env_collect(const char *raw[VAR_N], char **preload)
 		else if (v < 0 && (value = after_prefix(*e, "LD_PRELOAD=")))
 			*preload = (char *)value;
 	}
-	/* secure-execution mode (setuid and the like): nothing from the
-	 * environment chooses a path, a descriptor, another key's lock, or
-	 * whom to signal with the program's privileges */
-	if (getauxval(AT_SECURE))
-		raw[VAR_DIR] = raw[VAR_HELD] = raw[VAR_KEY] = raw[VAR_SCOPE] =
-			raw[VAR_REPLACE] = raw[VAR_EXPLAIN] = NULL;
 }
 
 /* Pre-main, single-threaded: environ can be compacted in place, in one
@@ -92,7 +85,8 @@ void env_drop_start_settings(int all, int preload)
 	static const unsigned char per_start[VAR_N] = {
 		[VAR_KEY] = 1, [VAR_WAIT] = 1, [VAR_CONFLICT_EXIT] = 1,
 		[VAR_SCOPE] = 1, [VAR_MAX] = 1, [VAR_REPLACE] = 1,
-		[VAR_EXPLAIN] = 1, [VAR_HELD] = 1,
+		[VAR_EXPLAIN] = 1, [VAR_HELD] = 1, [VAR_STALE] = 1,
+		[VAR_QUEUE] = 1,
 	};
 	char **in = environ, **out = environ;
 	const char *value;
@@ -129,10 +123,19 @@ static int bad(enum var var, const char *value, const char *expected)
 	return -1;
 }
 
-static int read_seconds(const char *const raw[], enum var var, int64_t *ns)
+#define SECONDS_TEXT "expected seconds, a decimal number such as 2.5"
+
+/* Seconds; `forever`: "inf" is allowed too. */
+static int read_seconds(const char *const raw[], enum var var, int forever,
+			int64_t *ns)
 {
-	if (raw[var] && parse_seconds(raw[var], ns) < 0)
-		return bad(var, raw[var], "expected seconds, a decimal number such as 2.5, or inf");
+	int64_t v;
+
+	if (!raw[var])
+		return 0;
+	if (parse_seconds(raw[var], &v) < 0 || (v == WAIT_FOREVER && !forever))
+		return bad(var, raw[var], forever ? SECONDS_TEXT ", or inf" : SECONDS_TEXT);
+	*ns = v;
 	return 0;
 }
 
@@ -185,36 +188,59 @@ static int read_word(const char *const raw[], enum var var,
 	return bad(var, raw[var], expected);
 }
 
+/* A lock directory must be named by an absolute path whose last
+ * component is the directory itself: with "dir/." or "dir/.." the
+ * O_NOFOLLOW that refuses a symlinked directory would not apply to it,
+ * and a relative path would give each working directory its own locks.
+ * Trailing slashes are allowed (lockdir.c opens the name without them). */
+static const char *dir_problem(const char *dir)
+{
+	const char *end = dir + str_len(dir), *last;
+
+	if (*dir != '/')
+		return "a lock directory must be an absolute path";
+	if (end - dir >= PATH_MAX)
+		return "a path is at most 4095 bytes";
+	while (end > dir + 1 && end[-1] == '/')
+		end--;
+	for (last = end; last > dir && last[-1] != '/'; last--)
+		;
+	if ((end - last == 1 && last[0] == '.') ||
+	    (end - last == 2 && last[0] == '.' && last[1] == '.'))
+		return "a lock directory may not end in '.' or '..'";
+	return NULL;
+}
+
 int settings_parse(struct settings *st, const char *const raw[VAR_N])
 {
 	static const char *const on_error[] = { "exit", "run" };
 	static const char *const scope[] = { "program", "command" };
-	uint64_t conflict = 0, max = 1;
+	uint64_t conflict = 0, max = 1, queue = 0;
 	int on_err = ON_ERROR_EXIT, sc = SCOPE_PROGRAM;
 	const char *problem;
 
-	*st = (struct settings){ .replace_ns = -1 };
+	*st = (struct settings){ .replace_ns = -1, .stale_ns = -1 };
 	st->key = raw[VAR_KEY];
 	st->dir = raw[VAR_DIR];
 	st->programs = raw[VAR_PROGRAMS];
-	if (read_seconds(raw, VAR_WAIT, &st->wait_ns) < 0 ||
-	    read_seconds(raw, VAR_REPLACE, &st->replace_ns) < 0 ||
+	if (read_seconds(raw, VAR_WAIT, 1, &st->wait_ns) < 0 ||
+	    read_seconds(raw, VAR_REPLACE, 0, &st->replace_ns) < 0 ||
+	    read_seconds(raw, VAR_STALE, 0, &st->stale_ns) < 0 ||
 	    read_number(raw, VAR_CONFLICT_EXIT, 0, 255, &conflict) < 0 ||
 	    read_number(raw, VAR_MAX, 1, MAX_SLOTS, &max) < 0 ||
+	    read_number(raw, VAR_QUEUE, 1, MAX_QUEUE, &queue) < 0 ||
 	    read_bool(raw, VAR_VERBOSE, &st->verbose) < 0 ||
 	    read_bool(raw, VAR_EXPLAIN, &st->explain) < 0 ||
 	    read_word(raw, VAR_ON_ERROR, on_error, 2, "expected exit or run", &on_err) < 0 ||
 	    read_word(raw, VAR_SCOPE, scope, 2, "expected program or command", &sc) < 0)
 		return -1;
-	if (st->dir && str_len(st->dir) >= PATH_MAX)
-		return bad(VAR_DIR, st->dir, "a path is at most 4095 bytes");
+	if (st->dir && (problem = dir_problem(st->dir)))
+		return bad(VAR_DIR, st->dir, problem);
 	if (st->key && (problem = named_key_problem(st->key)))
 		return bad(VAR_KEY, st->key, problem);
-	if (st->replace_ns == WAIT_FOREVER)
-		return bad(VAR_REPLACE, raw[VAR_REPLACE],
-			   "expected seconds, a decimal number such as 2.5");
 	st->conflict_exit = (int)conflict;
 	st->max = (unsigned)max;
+	st->queue = (unsigned)queue;
 	st->on_error = (enum on_error)on_err;
 	st->scope = (enum scope)sc;
 	return 0;

@@ -47,6 +47,8 @@ enum var {
 	VAR_MAX,            /* SINGLE_MAX */
 	VAR_REPLACE,        /* SINGLE_REPLACE */
 	VAR_EXPLAIN,        /* SINGLE_EXPLAIN */
+	VAR_STALE,          /* SINGLE_STALE */
+	VAR_QUEUE,          /* SINGLE_QUEUE */
 	/* Set by the library itself when the holder execs: the descriptors
 	 * the new image adopts.  Never meant to be set by hand. */
 	VAR_HELD,           /* SINGLE_HELD */
@@ -55,12 +57,15 @@ enum var {
 
 /* Exit statuses (sysexits.h values, spelled out so the header is not
  * needed on systems without it). */
-#define EXIT_USAGE     64 /* EX_USAGE: an invalid setting */
-#define EXIT_OSERR     71 /* EX_OSERR: the system refused (EMFILE, ENOMEM, ...) */
-#define EXIT_CANTCREAT 73 /* EX_CANTCREAT: cannot create or open the lock */
-#define EXIT_NOPERM    77 /* EX_NOPERM: an unsafe directory or lock file */
+#define EXIT_USAGE       64 /* EX_USAGE: an invalid setting */
+#define EXIT_UNAVAILABLE 69 /* EX_UNAVAILABLE: SINGLE_REPLACE cannot verify the holder */
+#define EXIT_OSERR       71 /* EX_OSERR: the system refused (EMFILE, ENOMEM, ...) */
+#define EXIT_CANTCREAT   73 /* EX_CANTCREAT: cannot create or open the lock */
+#define EXIT_TEMPFAIL    75 /* EX_TEMPFAIL: SINGLE_STALE: the holder seems stuck */
+#define EXIT_NOPERM      77 /* EX_NOPERM: an unsafe directory or lock file */
 
 #define MAX_SLOTS    1000
+#define MAX_QUEUE    1000
 #define WAIT_FOREVER INT64_MAX
 
 /* ---- small string helpers --------------------------------------------- */
@@ -168,6 +173,11 @@ SINGLE_HIDDEN int parse_u64(const char *s, uint64_t min, uint64_t max,
 SINGLE_HIDDEN int parse_seconds(const char *s, int64_t *ns);
 /* v in decimal, NUL-terminated (buf holds 21 bytes); its length. */
 SINGLE_HIDDEN size_t format_u64(char *buf, uint64_t v);
+/* Seconds since the epoch as "2026-11-30T15:02:03Z" (buf holds 32
+ * bytes); its length. */
+SINGLE_HIDDEN size_t format_utc(char *buf, int64_t sec);
+/* A duration as "3d4h5m6s", "5m12s", "7s" (buf holds 32 bytes). */
+SINGLE_HIDDEN size_t format_duration(char *buf, int64_t sec);
 
 /* ---- say.c: messages --------------------------------------------------- */
 
@@ -190,8 +200,10 @@ struct settings {
 	const char *programs;   /* SINGLE_PROGRAMS, or NULL */
 	int64_t wait_ns;        /* 0: do not wait; WAIT_FOREVER: no limit */
 	int64_t replace_ns;     /* -1: do not replace */
+	int64_t stale_ns;       /* -1: never stuck */
 	int conflict_exit;      /* 0..255 */
 	unsigned max;           /* slots per key, 1..MAX_SLOTS */
+	unsigned queue;         /* 0: no queue; else places, 1..MAX_QUEUE */
 	int verbose;
 	int explain;
 	enum on_error on_error;
@@ -199,8 +211,7 @@ struct settings {
 };
 
 /* The SINGLE_* variables and LD_PRELOAD as found in the environment, in
- * one pass over it (NULL: unset or empty).  In secure-execution mode the
- * ones that choose a path, a descriptor or a key are dropped. */
+ * one pass over it (NULL: unset or empty). */
 SINGLE_HIDDEN void env_collect(const char *raw[VAR_N], char **preload);
 SINGLE_HIDDEN const char *var_name(enum var v);
 /* Fills *st from raw; on a bad value prints one line naming the
@@ -225,6 +236,7 @@ struct interp;
 enum run_kind {
 	RUN_SELF,    /* interactive, stdin, or not understood: the binary */
 	RUN_SCRIPT,  /* a script file: argv[index] */
+	RUN_SEARCHED,/* a script the interpreter looks up on PATH (perl -S) */
 	RUN_INLINE,  /* code given as text: argv[index] after option flag */
 	RUN_MODULE,  /* python -m MODULE: argv[index] */
 };
@@ -245,11 +257,22 @@ SINGLE_HIDDEN void interp_parse(const struct interp *in, int argc,
  * returns the argv index of that command, or -1. */
 SINGLE_HIDDEN int launcher_command(const char *base, int argc,
 				   char *const argv[]);
+/* Does the launcher pass LD_PRELOAD on to its command (argv[cmd]) as it
+ * is?  Only env can drop or replace it (-i, -, -u LD_PRELOAD, ...). */
+SINGLE_HIDDEN int launcher_keeps_preload(const char *base, int cmd,
+					 char *const argv[]);
 
 /* ---- program.c: what the kernel says about what was started ----------- */
 
-/* The executable, symlinks resolved (/proc/self/exe); 0 or -errno. */
-SINGLE_HIDDEN int program_exe(char out[PATH_MAX]);
+/* A file known by its identity alone: dev and ino (0: not needed). */
+struct program_id {
+	uint64_t dev, ino;
+};
+
+/* The executable, symlinks resolved; 0 or -errno.  A memfd or a file
+ * deleted since it was started has no name to key it by: *id is set to
+ * its identity then (else zeroed). */
+SINGLE_HIDDEN int program_exe(char out[PATH_MAX], struct program_id *id);
 /* The script of a "#!" start, or NULL: AT_EXECFN, when the kernel put
  * it into argv after the interpreter. */
 SINGLE_HIDDEN const char *program_script(int argc, char **argv);
@@ -260,8 +283,12 @@ SINGLE_HIDDEN int program_is_exe(const char *path);
 SINGLE_HIDDEN int path_resolve(const char *in, char out[PATH_MAX]);
 /* A command found on PATH as execvp would; 0 or -1. */
 SINGLE_HIDDEN int path_search(const char *cmd, char out[PATH_MAX]);
-/* Does the file start with "#!"? */
-SINGLE_HIDDEN int path_is_script(const char *path);
+/* Open a regular file for reading (never a FIFO or a device); the
+ * descriptor or -errno. */
+SINGLE_HIDDEN int program_open_regular(const char *path);
+/* The exec_kind of a file (EXEC_OTHER if it is not a regular file); for
+ * a script, its interpreter's path goes to interp (when not NULL). */
+SINGLE_HIDDEN int program_kind(const char *path, char interp[PATH_MAX]);
 
 /* ---- elf.c: what kind of executable a file is ------------------------- */
 
@@ -294,12 +321,26 @@ struct key {
 	int nargs;
 	char inline_flag[3];        /* "-c", "-e", "-m"... or "" */
 	const char *inline_text;    /* the code or module it names */
+	const char *unresolved;     /* a script operand that names no file */
+	struct program_id id;       /* for a program without a name */
+	int launcher_locks;         /* a launcher holding the lock for its
+				     * command: a static one, or one env
+				     * starts without our LD_PRELOAD */
 };
 
 /* started_as only, without a system call. */
 SINGLE_HIDDEN void key_started_as(struct key *k, int argc, char **argv);
-/* Work out what was started; 0, or -errno if it cannot tell. */
+
+/* key_identify: a launcher whose command will load the library and lock
+ * itself (a dynamically linked one): the launcher takes no lock. */
+#define KEY_NOT_MINE 1
+
+/* Work out what was started: 0, KEY_NOT_MINE, or -errno if it cannot
+ * tell. */
 SINGLE_HIDDEN int key_identify(struct key *k, int argc, char **argv);
+/* Only whether this is a launcher whose command locks itself (0 or
+ * KEY_NOT_MINE), for a start that SINGLE_KEY names. */
+SINGLE_HIDDEN int key_launcher_only(struct key *k, int argc, char **argv);
 /* The lock file name for this start (SINGLE_KEY, SINGLE_SCOPE); 0, or
  * -1 if it cannot be made. */
 SINGLE_HIDDEN int key_lockname(const struct key *k, const struct settings *st,
@@ -356,20 +397,46 @@ struct fileinfo;
 
 /* Exit status for a setup error (message printed), or 0. */
 SINGLE_HIDDEN int lockdir_open(struct lockdir *d, const char *setting);
-/* Opens (creating) the lock file; fills *fi.  An exit status on error
- * (message printed), or 0. */
+/* Opens (creating) the lock file; fills *fi; *writable is 0 for a lock
+ * file on a read-only file system.  An exit status on error (message
+ * printed), or 0. */
 SINGLE_HIDDEN int lockfile_open(const struct lockdir *d, const char *name,
-				int *fdp, struct fileinfo *fi);
-/* Does the name still lead to the file that was opened? */
+				int *fdp, struct fileinfo *fi, int *writable);
+/* Does the name still lead to the file that was opened, with one link? */
 SINGLE_HIDDEN int lockfile_still_there(const struct lockdir *d,
 				       const char *name, const struct fileinfo *fi);
 
 /* ---- record.c: who holds a lock, as written in its file ----------------- */
 
-/* Write the holder's record (its pid) into the lock file. */
-SINGLE_HIDDEN void record_write(int fd, const struct fileinfo *fi, pid_t pid);
-/* The pid in the record, or 0. */
-SINGLE_HIDDEN pid_t record_pid(int fd);
+#define RECORD_SIZE      512
+#define RECORD_HOST_MAX  65     /* a host name and its NUL */
+#define RECORD_BOOT_MAX  40     /* a boot id (36) and its NUL */
+#define RECORD_PROG_MAX  256
+
+struct record {
+	pid_t pid;                  /* the holder when it took the lock; 0: unknown */
+	int fd;                     /* its lock descriptor then; -1: unknown */
+	int64_t since_ns;           /* wall clock when it took the lock; 0: unknown */
+	uint64_t skipped;           /* starts turned away since (if complete) */
+	int complete;               /* a whole record: skipped counts */
+	char host[RECORD_HOST_MAX];
+	char boot[RECORD_BOOT_MAX];
+	char prog[RECORD_PROG_MAX];
+};
+
+/* This host's name and boot id into r. */
+SINGLE_HIDDEN void record_this_host(struct record *r);
+/* Was the record written on another host (another boot id)? */
+SINGLE_HIDDEN int record_is_remote(const struct record *r);
+/* Write r into the lock file (fi: the file as opened), counting anew. */
+SINGLE_HIDDEN void record_write(int fd, const struct fileinfo *fi,
+				const struct record *r);
+/* Read the record; fields it lacks are left unknown. */
+SINGLE_HIDDEN void record_read(int fd, struct record *r);
+/* One more start turned away: one atomic append. */
+SINGLE_HIDDEN void record_count_skip(int fd);
+/* CLOCK_REALTIME in nanoseconds. */
+SINGLE_HIDDEN int64_t wall_clock_ns(void);
 
 /* ---- proc.c: reading /proc without allocating -------------------------- */
 
@@ -399,12 +466,56 @@ SINGLE_HIDDEN pid_t proc_parent(pid_t pid);
 
 /* ---- holders.c: who holds a lock, in the kernel's words ------------------ */
 
-SINGLE_HIDDEN int pid_is_ancestor(pid_t pid);
-/* Does pid hold an exclusive flock on the file (dev, ino)? */
-SINGLE_HIDDEN int pid_holds_lock(pid_t pid, const struct fileinfo *fi);
+/* Is /proc mounted, and for this process's PID namespace? */
+SINGLE_HIDDEN int proc_is_ours(void);
+/* Does pid hold an exclusive flock on the file?  Its descriptor `hint`
+ * (-1: none) is looked at first. */
+SINGLE_HIDDEN int pid_holds_lock(pid_t pid, const struct fileinfo *fi, int hint);
 /* The pids whose open files hold an exclusive flock on the file; how
- * many were found (at most max). */
+ * many were found (at most max), or -1 when /proc is not ours. */
 SINGLE_HIDDEN int holders_find(const struct fileinfo *fi, pid_t *pids, int max);
+
+#define ANCESTORS_MAX 64
+
+/* This process and its ancestors, nearest first. */
+struct ancestors {
+	int n;
+	pid_t pid[ANCESTORS_MAX];
+};
+
+/* 0, or -1 when /proc is not ours (nothing can be known). */
+SINGLE_HIDDEN int ancestors_read(struct ancestors *a);
+/* Does one of them hold an exclusive flock on the file through its
+ * descriptor `hint` (the record's; -1: where the library puts it)? */
+SINGLE_HIDDEN int ancestor_holds(const struct ancestors *a,
+				 const struct fileinfo *fi, int hint);
+
+/* ---- status.c: the state of a lock, for people ---------------------------- */
+
+#define STATUS_HOLDERS_MAX 16
+/* The queue of a lock "X.lock" is "X.lock.q" (lock.c). */
+#define QUEUE_SUFFIX ".q"
+
+enum lock_state { STATE_FREE, STATE_HELD };
+
+struct lock_status {
+	enum lock_state state;
+	int nholders;               /* holders seen on this host */
+	pid_t holders[STATUS_HOLDERS_MAX];
+	int proc_unknown;           /* /proc is not ours: holders unknown */
+	int remote;                 /* the record names another host */
+	int record_current;         /* the record is the holder's own */
+	struct record rec;
+	int waiting;                /* starts waiting; -1: unknown */
+	int64_t mtime;              /* the file's: when a start last used it */
+};
+
+/* The state of lock file `name` in the directory open on dirfd; 0 or
+ * -errno. */
+SINGLE_HIDDEN int lock_status_read(int dirfd, const char *name,
+				   struct lock_status *s);
+/* Held for longer than stale_ns (-1: never stuck)? */
+SINGLE_HIDDEN int lock_status_stuck(const struct lock_status *s, int64_t stale_ns);
 
 /* ---- lock.c and wait.c: taking the lock ---------------------------------- */
 
@@ -418,6 +529,8 @@ enum lock_result {
 	LOCK_TAKEN,     /* we hold it: run */
 	LOCK_BUSY,      /* someone else holds it: skip */
 	LOCK_ANCESTOR,  /* our own ancestor holds it: run unlocked */
+	LOCK_REFUSED,   /* not started, with a status of its own (*status):
+			 * the holder seems stuck, or cannot be replaced */
 	LOCK_ERROR,     /* cannot set up; status in *status */
 };
 
@@ -429,11 +542,16 @@ SINGLE_HIDDEN void lock_explain(const struct lock_request *rq,
  * WAIT_FOREVER): 0 locked, 1 deadline passed, -errno on error. */
 SINGLE_HIDDEN int flock_until(int fd, int64_t deadline);
 SINGLE_HIDDEN int64_t monotonic_ns(void);
+SINGLE_HIDDEN void wait_pause(int64_t ns);
 
 /* ---- hide.c: the descriptors kept out of the program's way -------------- */
 
 /* The lock and its directory. */
 enum { HIDDEN_LOCK, HIDDEN_DIR, HIDDEN_N };
+
+/* Where the descriptors go at first: the top of the usual 1024-entry
+ * table, far above what programs open. */
+#define HIGH_FD (1024 - HIDDEN_N)
 
 SINGLE_HIDDEN extern int hidden_fd[HIDDEN_N];
 /* The process that took the lock (or adopted it through exec): only it

@@ -287,6 +287,15 @@ struct sys_timespec {
 	long sec, nsec;
 };
 
+/* The kernel's struct flock64, for fcntl locks (F_OFD_SETLK...): the
+ * same layout on every architecture once the compiler lays out int64_t
+ * as the ABI does. */
+struct sys_flock64 {
+	short type, whence;
+	int64_t start, len;
+	int pid;
+};
+
 /* ---- files: a stat of our own --------------------------------------- */
 
 /* What the library needs to know of a file, from statx(2), whose layout
