@@ -111,7 +111,7 @@ recursion() {
 	local lock
 	lock=$(lock_name "$(realpath "$T/rec.sh")")
 	is_locked "$lock"
-	[ "$(cat "$lock")" = "$top" ]
+	[ "$(record_pid "$lock")" = "$top" ]
 	mkdir "$T/outside"
 	run try_start "$@" SINGLE_WAIT= "$T/rec.sh" "$T/outside" 0
 	[ "$status" -eq 0 ]
@@ -175,7 +175,7 @@ recursion() {
 	start_holder first SINGLE_PROGRAMS=holder -- sh -c '"$0" "$1" "$2"; :' \
 		"$BIN/holder" "$T/first.ready" "$T/release.first"
 	is_locked "$HOLDER_LOCK"
-	[ "$(cat "$HOLDER_LOCK")" = "$(cat "$T/first.ready")" ]
+	[ "$(record_pid "$HOLDER_LOCK")" = "$(cat "$T/first.ready")" ]
 	run try_start SINGLE_PROGRAMS=holder "$BIN/holder" "$T/second.ready" /dev/null
 	[ "$status" -eq 0 ]
 	[ ! -e "$T/second.ready" ]

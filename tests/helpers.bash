@@ -204,10 +204,16 @@ now_ms() {
 # waiting_on FILE PID: PID is blocked in flock(2) waiting for FILE, as the
 # kernel lists waiters in /proc/locks ("N: -> FLOCK ... PID MAJ:MIN:INODE",
 # with more blanks before "->" for later waiters).
+# A start with a finite SINGLE_WAIT blocks through a child of its own
+# (libsingle(7), "Waiting"): that child's line counts as PID's.
 waiting_on() {
-	local ino
+	local ino p
 	ino=$(stat -c %i "$1" 2>/dev/null) || return 1
-	grep -Eq "^[0-9]+:( +->)+ +FLOCK +ADVISORY +WRITE +$2 +[0-9a-f]+:[0-9a-f]+:$ino " /proc/locks
+	for p in $(sed -nE "s/^[0-9]+:( +->)+ +FLOCK +ADVISORY +WRITE +([0-9]+) +[0-9a-f]+:[0-9a-f]+:$ino .*/\2/p" /proc/locks); do
+		[ "$p" = "$2" ] && return 0
+		[ "$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null)" = "$2" ] && return 0
+	done
+	return 1
 }
 
 # start_waiter NAME LOCKFILE [ENV=VALUE...] [-- CMD...]: start like
@@ -293,4 +299,10 @@ release_children() {
 	for f in "$T"/*.child; do
 		[ ! -p "$f" ] || : 8<>"$f"
 	done
+}
+
+# record_pid LOCKFILE: the pid in a lock file's holder record (its first
+# line; libsingle(7), "The holder record")
+record_pid() {
+	head -n 1 "$1"
 }

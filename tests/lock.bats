@@ -89,14 +89,15 @@ teardown() { common_teardown; }
 
 @test "the holder's pid is written into the lock file" {
 	start_holder first
-	[ "$(cat "$HOLDER_LOCK")" = "$(cat "$T/first.ready")" ]
+	[ "$(record_pid "$HOLDER_LOCK")" = "$(cat "$T/first.ready")" ]
 	release first
 	# the next holder replaces it, and nothing of a longer earlier
-	# content is left behind
-	printf '123456789012345\n' >"$HOLDER_LOCK"
+	# content is left behind: the file is one record long
+	head -c 2000 /dev/zero | tr '\0' 9 >"$HOLDER_LOCK"
 	start_holder second
-	[ "$(cat "$HOLDER_LOCK")" = "$(cat "$T/second.ready")" ]
-	[ "$(wc -c <"$HOLDER_LOCK")" -eq "$(wc -c <"$T/second.ready")" ]
+	[ "$(record_pid "$HOLDER_LOCK")" = "$(cat "$T/second.ready")" ]
+	[ "$(wc -c <"$HOLDER_LOCK")" -eq 512 ]
+	! grep -q 999 "$HOLDER_LOCK" || false
 	release second
 }
 
@@ -104,7 +105,7 @@ teardown() { common_teardown; }
 	start_holder first
 	run try_start "$BIN/holder" "$T/second.ready" /dev/null
 	[ "$status" -eq 0 ]
-	[ "$(cat "$HOLDER_LOCK")" = "$(cat "$T/first.ready")" ]
+	[ "$(record_pid "$HOLDER_LOCK")" = "$(cat "$T/first.ready")" ]
 	release first
 }
 

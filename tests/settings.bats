@@ -135,13 +135,27 @@ setup_error() {
 		SINGLE_DIR="$T/ro/locks"
 }
 
-@test "a read-only bind mount with the lock file already there: one line, status 73" {
+@test "a read-only file system with the lock file already there: the start is locked all the same, without a record" {
 	mkdir -m 0700 "$SINGLE_DIR"
 	run try_start "$BIN/holder" "$T/first" /dev/null
 	[ -f "$(holder_lock)" ]
+	local before
+	before=$(cat "$(holder_lock)")
 	mount_ro_bind "$SINGLE_DIR" "$T/robind"
-	setup_error 73 "libsingle: cannot open lock file $T/robind/$(basename "$(holder_lock)"): Read-only file system" \
-		SINGLE_DIR="$T/robind"
+	local lock=$T/robind/$(basename "$(holder_lock)")
+	start_holder ro SINGLE_DIR="$T/robind"
+	# held, by the start, through a descriptor open for reading
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	run try_start SINGLE_DIR="$T/robind" "$BIN/holder" "$T/second" /dev/null
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/second" ]
+	# the record is an earlier holder's, untouched; --explain says so
+	[ "$(cat "$lock")" = "$before" ]
+	run try_start SINGLE_DIR="$T/robind" SINGLE_EXPLAIN=1 "$BIN/holder" "$T/third" /dev/null
+	[ "${lines[2]}" = "state: held by pid $HOLDER_PID" ]
+	[[ ${lines[3]} == "record: unknown"* ]]
+	release ro
 }
 
 @test "a full file system (ENOSPC): one line with the path and the reason, status 73; SINGLE_ON_ERROR=run runs" {

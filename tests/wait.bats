@@ -14,7 +14,7 @@ teardown() { common_teardown; }
 	# "as soon as": well within the 30 s the waiter was allowed
 	wait_for_file "$T/waiter.ready" 2
 	is_locked "$HOLDER_LOCK"
-	[ "$(cat "$HOLDER_LOCK")" = "$WAITER_PID" ]
+	[ "$(record_pid "$HOLDER_LOCK")" = "$WAITER_PID" ]
 	release waiter "$WAITER_PID"
 	! is_locked "$HOLDER_LOCK" || false
 }
@@ -41,7 +41,7 @@ teardown() { common_teardown; }
 	[ "$took" -ge 500 ]
 	[ "$took" -lt 3000 ]
 	is_locked "$HOLDER_LOCK"
-	[ "$(cat "$HOLDER_LOCK")" = "$HOLDER_PID" ]
+	[ "$(record_pid "$HOLDER_LOCK")" = "$HOLDER_PID" ]
 	release first
 }
 
