@@ -145,6 +145,7 @@ static void run(const char *const raw[VAR_N], char *preload, int argc,
 		goto error;
 	rq.st = &st;
 	rq.label = key_label(&key, &st);
+	rq.program = key.started_as ? key.started_as : path_basename(key.path);
 	rq.name = name;
 	if (st.explain)
 		explain(&rq, &key);

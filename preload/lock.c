@@ -294,13 +294,13 @@ static enum lock_result taken(const struct lock_request *rq,
 	hide_fds(h->fd, d->fd);
 	if (h->writable) {
 		struct record rec = { .pid = holder_pid, .fd = hidden_fd[HIDDEN_LOCK] };
-		size_t n = str_len(rq->label);
+		size_t n = str_len(rq->program);
 
 		record_this_host(&rec);
 		rec.since_ns = wall_clock_ns();
 		if (n >= sizeof rec.prog)
 			n = sizeof rec.prog - 1;
-		mem_copy(rec.prog, rq->label, n);
+		mem_copy(rec.prog, rq->program, n);
 		rec.prog[n] = '\0';
 		record_write(rec.fd, &h->fi, &rec);
 	}

@@ -521,7 +521,8 @@ SINGLE_HIDDEN int lock_status_stuck(const struct lock_status *s, int64_t stale_n
 
 struct lock_request {
 	const struct settings *st;
-	const char *label;          /* the program's name, for messages */
+	const char *label;          /* the key's name, for messages */
+	const char *program;        /* the program's name, for the record */
 	const char *name;           /* lock file name (slot 1) */
 };
 
