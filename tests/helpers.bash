@@ -306,3 +306,13 @@ release_children() {
 record_pid() {
 	head -n 1 "$1"
 }
+
+# on_host_b CMD...: run CMD as if on a second host that shares this one's
+# lock directory: a UTS namespace with the host name "hostb", a PID
+# namespace with its own /proc, and a boot id of its own bind-mounted
+# over /proc/sys/kernel/random/boot_id.  Bounded to 20 s; its processes
+# die with it.  (Root only.)
+on_host_b() {
+	[ -s "$T/boot_id.b" ] || cat /proc/sys/kernel/random/uuid >"$T/boot_id.b"
+	timeout 20 "$TESTS_DIR/hostb.sh" "$T/boot_id.b" "$@"
+}

@@ -11,7 +11,13 @@
 # afterwards the holder still holds the lock with as many descriptors as
 # before, and no process started here is left.
 #
-# The values can also come from the environment (ROUNDS=, N=, CYCLES=).
+# With HOSTS=2 every other start of the race runs on a simulated second
+# host (tests/hostb.sh: its own host name, PID namespace, /proc and boot
+# id, the same lock directory), as starts from two machines sharing an
+# NFS directory would.
+#
+# The values can also come from the environment (ROUNDS=, N=, CYCLES=,
+# HOSTS=).
 # SINGLE_TESTLIB runs it against another build of the library,
 # SINGLE_TEST_PRELOAD_PREFIX puts entries before it in LD_PRELOAD.  Prints
 # one line per phase and exits 1 if anything was wrong.
@@ -20,6 +26,7 @@ set -euo pipefail
 ROUNDS=${1:-${ROUNDS:-20}}
 N=${2:-${N:-200}}
 CYCLES=${3:-${CYCLES:-10000}}
+HOSTS=${HOSTS:-1}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 LIB=${SINGLE_TESTLIB:-$root/preload/libsingle.so}
@@ -35,6 +42,7 @@ unset SINGLE_KEY SINGLE_WAIT SINGLE_VERBOSE SINGLE_ON_ERROR SINGLE_PROGRAMS \
 work=$(mktemp -d "${TMPDIR:-/tmp}/libsingle-stress.XXXXXX")
 export SINGLE_DIR=$work/locks SINGLE_CONFLICT_EXIT=3
 failures=0
+cat /proc/sys/kernel/random/uuid >"$work/boot_id.b"
 
 cleanup() {
 	local pids
@@ -122,7 +130,11 @@ race_round() {
 			exec <"$dir/go"
 			: >"$dir/armed/$BASHPID"
 			read -r _ || true
-			LD_PRELOAD=$PRELOAD exec "$BIN/holder" "$dir/ran/$BASHPID" "$dir/release"
+			host=()
+			[ "$HOSTS" -lt 2 ] || [ $((i % 2)) -eq 0 ] ||
+				host=("$root/tests/hostb.sh" "$work/boot_id.b")
+			exec "${host[@]}" env LD_PRELOAD="$PRELOAD" "$BIN/holder" \
+				"$dir/ran/$BASHPID" "$dir/release"
 		) 9>&- 2>>"$work/race.err" &
 		pids+=($!)
 	done
@@ -153,7 +165,7 @@ before=$failures
 for ((r = 1; r <= ROUNDS; r++)); do
 	race_round "$r"
 done
-echo "race: $ROUNDS rounds of $N simultaneous starts, $((failures - before)) failures, $(since "$start")s"
+echo "race: $ROUNDS rounds of $N simultaneous starts$([ "$HOSTS" -lt 2 ] || echo " from $HOSTS hosts"), $((failures - before)) failures, $(since "$start")s"
 
 # ---- start/skip cycles against one holder --------------------------------
 
