@@ -354,6 +354,9 @@ struct lockdir {
 
 struct fileinfo;
 
+/* The default lock directory, /tmp/libsingle-EUID, written into
+ * d->default_path (single --list reads it without opening it). */
+SINGLE_HIDDEN const char *lockdir_default(struct lockdir *d);
 /* Exit status for a setup error (message printed), or 0. */
 SINGLE_HIDDEN int lockdir_open(struct lockdir *d, const char *setting);
 /* Opens (creating) the lock file; fills *fi.  An exit status on error
