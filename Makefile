@@ -34,7 +34,17 @@ LIB_SRCS = $(wildcard preload/*.c)
 LIB_OBJS = $(LIB_SRCS:.c=.o)
 DEPS     = $(LIB_OBJS:.o=.d)
 
-all: $(LIB)
+# The command: scripts/single.c -> build/single, linked with the objects of
+# the library whose code it shares (option values, ELF kinds, the PATH
+# search, LD_PRELOAD entries, lock names, holders), never with the ones
+# that interpose libc calls.
+SINGLE       = build/single
+SINGLE_PATHS = build/single-paths.h
+SINGLE_USES  = cmdline elf holders key lockdir num preload proc program say settings sys
+SINGLE_OBJS  = build/single.o $(SINGLE_USES:%=preload/%.o)
+
+
+all: $(LIB) $(SINGLE)
 
 $(LIB): $(LIB_OBJS) preload/libsingle.map
 	$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) $(LIB_LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
@@ -44,6 +54,25 @@ preload/%.o: preload/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(DEPS)
+
+$(SINGLE): $(SINGLE_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SINGLE_OBJS)
+
+build/single.o: scripts/single.c $(SINGLE_PATHS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -std=gnu11 $(WARN) -Ibuild -MMD -MP -c -o $@ $<
+
+# Where the installed single looks for its library.  Rewritten only when
+# LIBDIR or BINDIR change, so that `make && sudo make install PREFIX=/usr`
+# relinks single with /usr/lib, and an unchanged tree rebuilds nothing.
+$(SINGLE_PATHS): FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define SINGLE_LIBDIR "%s"\n#define SINGLE_BINDIR "%s"\n' \
+		'$(LIBDIR)' '$(BINDIR)' >$@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+
+FORCE:
+
+-include build/single.d
 
 # Programs the tests run (tests/progs/NAME.c -> tests/bin/NAME)
 TEST_PROGS = $(patsubst tests/progs/%.c,tests/bin/%,$(wildcard tests/progs/*.c))
@@ -161,22 +190,18 @@ demo: all
 	sh scripts/demo.sh
 
 # make install / uninstall.  DESTDIR (a staging root) is used here and
-# nowhere else; the installed single has LIBDIR and BINDIR written into
-# it, so it finds its library (also under a DESTDIR staging root).
+# nowhere else; single was built with LIBDIR and BINDIR (build/single-paths.h),
+# so it finds its library (also under a DESTDIR staging root).
 # uninstall removes exactly the files install wrote, and no directory.
 INSTALLED_FILES = $(DESTDIR)$(LIBDIR)/libsingle.so $(DESTDIR)$(BINDIR)/single \
 		  $(DESTDIR)$(MANDIR)/man1/single.1 $(DESTDIR)$(MANDIR)/man7/libsingle.7
 
-# install writes nothing into the source tree: single gets its paths on
-# the way to its place.
+# install writes nothing into the source tree (only build/ is remade).
 install: all
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	$(INSTALL) -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libsingle.so
-	sed -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' scripts/single \
-		>$(DESTDIR)$(BINDIR)/.single.new
-	$(INSTALL) -m 755 $(DESTDIR)$(BINDIR)/.single.new $(DESTDIR)$(BINDIR)/single
-	rm -f $(DESTDIR)$(BINDIR)/.single.new
+	$(INSTALL) -m 755 $(SINGLE) $(DESTDIR)$(BINDIR)/single
 	$(INSTALL) -m 644 scripts/single.1 $(DESTDIR)$(MANDIR)/man1/single.1
 	$(INSTALL) -m 644 preload/libsingle.7 $(DESTDIR)$(MANDIR)/man7/libsingle.7
 
@@ -216,5 +241,5 @@ clean:
 	rm -f preload/*.o preload/*.d $(LIB)
 	rm -rf tests/bin build
 
-.PHONY: all test check stress clean bench analyze analyze-werror analyze-cppcheck \
+.PHONY: all test check stress clean bench FORCE analyze analyze-werror analyze-cppcheck \
 	analyze-tidy analyze-fanalyzer analyze-shellcheck asan asan-test fuzz fuzz-ci

@@ -7,7 +7,7 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-SINGLE_CMD=$ROOT_DIR/scripts/single
+SINGLE_CMD=$ROOT_DIR/build/single
 
 setup_file() {
 	# A statically linked holder: LD_PRELOAD cannot reach it.
@@ -439,12 +439,12 @@ usage_error() {
 	[ "${lines[1]}" = "library: $LIB" ]
 }
 
-@test "a copy of the source script without a library beside it says where it looked, status 72" {
-	mkdir -p "$T/tree/scripts"
-	cp "$SINGLE_CMD" "$T/tree/scripts/single"
+@test "a copy of the build tree's single without a library beside it says where it looked, status 72" {
+	mkdir -p "$T/tree/build"
+	cp "$SINGLE_CMD" "$T/tree/build/single"
 	cp "$LIB" "$T/libsingle.so"
 	cd "$T"
-	run "$T/tree/scripts/single" true
+	run "$T/tree/build/single" true
 	[ "$status" -eq 72 ]
 	[ "$output" = "single: cannot find the library: $T/tree/preload/libsingle.so is missing (run make, or set SINGLE_LIB)" ]
 }
