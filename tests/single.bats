@@ -297,6 +297,19 @@ settings() {
 	release h
 }
 
+@test "a SINGLE_HELD left in the environment never reaches the command, which locks as usual" {
+	# SINGLE_HELD is the library's note to the next image of a holder
+	# that execs; a stale or forged one reaching the constructor would be
+	# taken for that note instead of a start of its own.
+	SINGLE_HELD=garbage run settings
+	[ -z "$output" ]
+	start_holder h
+	SINGLE_HELD=garbage run single -E 6 "$BIN/holder" "$T/x.ready" /dev/null
+	[ "$status" -eq 6 ]
+	[ ! -e "$T/x.ready" ]
+	release h
+}
+
 @test "single puts the library first in LD_PRELOAD, once, and keeps the other entries" {
 	# A library ld.so refuses (an empty file) leaves the command unlocked
 	# and its LD_PRELOAD as single wrote it; nonexistent entries: ld.so
