@@ -373,33 +373,54 @@ static const char *library_find(char buf[PATH_MAX])
 	return NULL;
 }
 
-/* ---- the command's environment ---------------------------------------------- */
+/* ---- the command's environment ---------------------------------------------- *
+ *
+ * Built without malloc, in arrays the caller sizes (env_size) on its
+ * stack: single execs at the end, so nothing outlives them, and the heap
+ * would cost system calls and page faults on every start.
+ */
+
+#define PRELOAD_VAR "LD_PRELOAD"
+
+struct env_size {
+	size_t slots;           /* pointers, the terminating NULL included */
+	size_t bytes;           /* the entries single writes itself */
+};
+
+static struct env_size env_size(const struct options *o, const char *lib)
+{
+	const char *old = env_get(PRELOAD_VAR);
+	struct env_size z = { VAR_N + 2, sizeof PRELOAD_VAR "=" + strlen(lib) + 1 };
+
+	for (char **e = environ; e && *e; e++)
+		z.slots++;
+	z.bytes += old ? strlen(old) : 0;
+	for (int v = 0; v < VAR_N; v++)
+		if (o->set[v])
+			z.bytes += strlen(var_name(v)) + 1 + strlen(o->set[v]) + 1;
+	return z;
+}
 
 static int is_preload_sep(char c)
 {
 	return c == ':' || c == ' ' || c == '\t';
 }
 
-/* "LD_PRELOAD=LIB[:OTHERS]": the library first, and once: every other
- * entry with its file name (another build, an installed copy) would lock
- * a second time in the same process.  The others keep their order. */
-static char *preload_entry(const char *lib)
+/* "LD_PRELOAD=LIB[:OTHERS]" at `at`: the library first, and once: every
+ * other entry with its file name (another build, an installed copy)
+ * would lock a second time in the same process.  The others keep their
+ * order.  Returns the end of what it wrote. */
+static char *preload_entry(char *at, const char *lib)
 {
-	static const char var[] = "LD_PRELOAD=";
-	const char *old = env_get("LD_PRELOAD");
-	size_t n = sizeof var - 1 + strlen(lib);
-	char *e = malloc(n + 1 + (old ? strlen(old) : 0) + 1), *rest, *to;
+	const char *old = env_get(PRELOAD_VAR);
+	char *rest, *to = stpcpy(stpcpy(at, PRELOAD_VAR "="), lib);
 
-	if (!e)
-		fail(EXIT_OSERR, "cannot run: %s", strerror(errno));
-	memcpy(e, var, sizeof var - 1);
-	strcpy(e + sizeof var - 1, lib);
-	rest = e + n + 1;
+	rest = to + 1;
 	strcpy(rest, old ? old : "");
 	preload_remove(rest, LIB_NAME);
 	preload_remove(rest, path_basename(lib));
-	/* ld.so's separators, blanks or ':', written ':' */
-	to = e + n;
+	/* ld.so's separators, blanks or ':', written ':' (in place: the
+	 * text only moves towards its start) */
 	for (const char *p = rest; *p; p++) {
 		if (is_preload_sep(*p))
 			continue;
@@ -408,20 +429,7 @@ static char *preload_entry(const char *lib)
 		*to++ = *p;
 	}
 	*to = '\0';
-	return e;
-}
-
-static char *var_entry(const char *name, const char *value)
-{
-	size_t n = strlen(name), m = strlen(value);
-	char *e = malloc(n + 1 + m + 1);
-
-	if (!e)
-		fail(EXIT_OSERR, "cannot run: %s", strerror(errno));
-	memcpy(e, name, n);
-	e[n] = '=';
-	memcpy(e + n + 1, value, m + 1);
-	return e;
+	return to + 1;
 }
 
 /* Does single drop this entry of its own environment? */
@@ -429,7 +437,7 @@ static int env_dropped(const char *entry, const unsigned char drop[VAR_N])
 {
 	const char *after;
 
-	if (after_prefix(entry, "LD_PRELOAD="))
+	if ((after = after_prefix(entry, PRELOAD_VAR)) && *after == '=')
 		return 1;
 	if (!after_prefix(entry, "SINGLE_"))
 		return 0;
@@ -439,35 +447,31 @@ static int env_dropped(const char *entry, const unsigned char drop[VAR_N])
 	return 0;
 }
 
-/* The command's environment: single's own, with the library first in
- * LD_PRELOAD and the options' settings in place of the variables they
- * override.  SINGLE_PROGRAMS goes (single COMMAND locks COMMAND,
- * whatever a profile exported), and so does SINGLE_HELD: it is the
- * library's note to a holder's next image, and one left over in an
- * environment must never reach the command's constructor. */
-static char **command_env(const struct options *o, const char *lib)
+/* The command's environment, into env and buf as env_size says: single's
+ * own, with the library first in LD_PRELOAD and the options' settings in
+ * place of the variables they override.  SINGLE_PROGRAMS goes (single
+ * COMMAND locks COMMAND, whatever a profile exported), and so does
+ * SINGLE_HELD: it is the library's note to a holder's next image, and
+ * one left over in an environment must never reach the command's
+ * constructor. */
+static void command_env(const struct options *o, const char *lib, char **env,
+			char *buf)
 {
 	unsigned char drop[VAR_N] = { [VAR_PROGRAMS] = 1, [VAR_HELD] = 1 };
-	size_t n = 0, k = 0;
-	char **env;
 
-	while (environ && environ[n])
-		n++;
-	env = malloc((n + VAR_N + 2) * sizeof *env);
-	if (!env)
-		fail(EXIT_OSERR, "cannot run: %s", strerror(errno));
-	env[k++] = preload_entry(lib);
+	*env++ = buf;
+	buf = preload_entry(buf, lib);
 	for (int v = 0; v < VAR_N; v++) {
 		if (o->set[v]) {
 			drop[v] = 1;
-			env[k++] = var_entry(var_name(v), o->set[v]);
+			*env++ = buf;
+			buf = stpcpy(stpcpy(stpcpy(buf, var_name(v)), "="), o->set[v]) + 1;
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		if (!env_dropped(environ[i], drop))
-			env[k++] = environ[i];
-	env[k] = NULL;
-	return env;
+	for (char **e = environ; e && *e; e++)
+		if (!env_dropped(*e, drop))
+			*env++ = *e;
+	*env = NULL;
 }
 
 /* ---- the command ------------------------------------------------------------ */
@@ -522,8 +526,8 @@ static int runs_static(int fd, int kind)
  * would run it for real. */
 static void refuse_set_id(const struct command *c)
 {
-	uid_t uid = c->st.st_mode & S_ISUID ? c->st.st_uid : geteuid();
-	gid_t gid = c->st.st_mode & S_ISGID ? c->st.st_gid : getegid();
+	uid_t uid = (c->st.st_mode & S_ISUID) ? c->st.st_uid : geteuid();
+	gid_t gid = (c->st.st_mode & S_ISGID) ? c->st.st_gid : getegid();
 
 	if (uid != getuid() || gid != getgid())
 		fail(EXIT_NOPERM, "cannot lock '%s': a set-user-ID or set-group-ID "
@@ -555,28 +559,31 @@ static int command_find(struct command *c)
 	return runs_static(fd, c->kind);
 }
 
+static int count(char **v)
+{
+	int n = 0;
+
+	while (v[n])
+		n++;
+	return n;
+}
+
 /* execve; a file the kernel does not know how to run goes to /bin/sh,
  * as execvp does, unless it is an ELF file or a "#!" script: the shell
  * would only read garbage (or, with --explain, explain itself). */
 static void exec_command(const struct command *c, char **argv, char **env)
 {
-	const char *path = c->path;
-	int argc = 0;
-	char **sh_argv;
+	execve(c->path, argv, env);
+	if (errno == ENOEXEC && c->kind == EXEC_OTHER) {
+		int argc = count(argv);
+		char *sh_argv[argc + 2];
 
-	execve(path, argv, env);
-	if (errno != ENOEXEC || c->kind != EXEC_OTHER)
-		return;
-	while (argv[argc])
-		argc++;
-	if (!(sh_argv = malloc((size_t)(argc + 2) * sizeof *sh_argv)))
-		return;
-	sh_argv[0] = (char *)_PATH_BSHELL;
-	sh_argv[1] = (char *)path;
-	memcpy(sh_argv + 2, argv + 1, (size_t)argc * sizeof *argv);
-	execve(_PATH_BSHELL, sh_argv, env);
-	free(sh_argv);
-	errno = ENOEXEC;
+		sh_argv[0] = (char *)_PATH_BSHELL;
+		sh_argv[1] = (char *)c->path;
+		memcpy(sh_argv + 2, argv + 1, (size_t)argc * sizeof *argv);
+		execve(_PATH_BSHELL, sh_argv, env);
+		errno = ENOEXEC;
+	}
 }
 
 __attribute__((noreturn))
@@ -593,18 +600,14 @@ static void run_through_env(const struct options *o, const struct command *c,
 			    char **argv, char **env)
 {
 	char env_path[PATH_MAX];
-	char **env_argv;
-	int argc = 0;
+	int argc = count(argv);
+	char *env_argv[argc + 3];
 
 	if (path_search("env", env_path) < 0)
 		fail(EXIT_NOTFOUND, "cannot run '%s' through env: env: command not found",
 		     c->word);
 	if (o->set[VAR_VERBOSE])
 		message("%s is statically linked: locking it through env", c->word);
-	while (argv[argc])
-		argc++;
-	if (!(env_argv = malloc((size_t)(argc + 3) * sizeof *env_argv)))
-		fail(EXIT_OSERR, "cannot run: %s", strerror(errno));
 	env_argv[0] = env_path;
 	env_argv[1] = (char *)"--";
 	memcpy(env_argv + 2, argv, (size_t)(argc + 1) * sizeof *argv);
@@ -618,7 +621,7 @@ static void run(struct options *o, char **argv)
 	char lib_buf[PATH_MAX];
 	const char *lib = library_find(lib_buf);
 	struct command c = { .word = argv[0] };
-	char **env;
+	struct env_size z;
 	int is_static;
 
 	if (!lib)
@@ -629,10 +632,16 @@ static void run(struct options *o, char **argv)
 	is_static = command_find(&c);
 	if (o->mode == MODE_EXPLAIN)
 		o->set[VAR_EXPLAIN] = "1";
-	env = command_env(o, lib);
-	if (is_static)
-		run_through_env(o, &c, argv, env);
-	exec_command(&c, argv, env);
+	z = env_size(o, lib);
+	{
+		/* no larger than the environment the kernel put on the stack */
+		char *env[z.slots], buf[z.bytes];
+
+		command_env(o, lib, env, buf);
+		if (is_static)
+			run_through_env(o, &c, argv, env);
+		exec_command(&c, argv, env);
+	}
 	exec_failed(c.word, errno);
 }
 
