@@ -118,7 +118,8 @@ CPPCHECK_FLAGS = --enable=warning,style,performance,portability --std=c11 \
 		 --inline-suppr --quiet --error-exitcode=1 -D_GNU_SOURCE \
 		 --suppressions-list=.cppcheck-suppressions \
 		 --template='{file}:{line}: {severity}/{id}: {message}'
-# Shell scripts: scripts/* with a shell #! line, the helpers, CI, bench.
+# Shell scripts: scripts/* with a shell #! line (demo.sh), the helpers,
+# CI, bench.
 SHELL_SCRIPTS = $(shell grep -lE '^\#!.*(/|env )(ba|da)?sh' scripts/* 2>/dev/null) \
 		$(wildcard tests/*.sh tests/bench/*.sh) .ci/run
 ASAN_LIB = build/asan/libsingle.so
@@ -127,23 +128,29 @@ ASAN_RUNTIME = $(shell $(CC) -print-file-name=libasan.so)
 analyze: analyze-werror analyze-cppcheck analyze-tidy analyze-fanalyzer \
 	 analyze-shellcheck asan-test
 
-analyze-werror:
+# The library, and single with the library sources it links.
+SINGLE_SRCS = scripts/single.c $(SINGLE_USES:%=preload/%.c)
+
+analyze-werror: $(SINGLE_PATHS)
 	@mkdir -p build/analyze
 	gcc $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -shared -Wl,--version-script=preload/libsingle.map \
 		-o build/analyze/libsingle-gcc.so $(LIB_SRCS) $(LDLIBS)
 	clang $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -shared -Wl,--version-script=preload/libsingle.map \
 		-o build/analyze/libsingle-clang.so $(LIB_SRCS) $(LDLIBS)
+	gcc $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -Ibuild -o build/analyze/single-gcc $(SINGLE_SRCS)
+	clang $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -Ibuild -o build/analyze/single-clang $(SINGLE_SRCS)
 
-analyze-cppcheck:
-	cppcheck $(CPPCHECK_FLAGS) preload/
+analyze-cppcheck: $(SINGLE_PATHS)
+	cppcheck $(CPPCHECK_FLAGS) -Ibuild preload/ scripts/single.c
 
-analyze-tidy:
-	printf '%s\n' $(LIB_SRCS) | xargs -P 2 -I{} clang-tidy --quiet {} -- $(ANALYZE_CFLAGS)
+analyze-tidy: $(SINGLE_PATHS)
+	printf '%s\n' $(LIB_SRCS) scripts/single.c | \
+		xargs -P 2 -I{} clang-tidy --quiet {} -- $(ANALYZE_CFLAGS) -Ibuild
 
-analyze-fanalyzer:
+analyze-fanalyzer: $(SINGLE_PATHS)
 	@mkdir -p build/analyze
-	for f in $(LIB_SRCS); do \
-		gcc $(ANALYZE_CFLAGS) -Wall -Wextra -Werror -fanalyzer -c -o build/analyze/fa.o $$f || exit 1; \
+	for f in $(LIB_SRCS) scripts/single.c; do \
+		gcc $(ANALYZE_CFLAGS) -Ibuild -Wall -Wextra -Werror -fanalyzer -c -o build/analyze/fa.o $$f || exit 1; \
 	done
 
 # Severity warning and above: info and style notes are taste (quoting a
