@@ -57,7 +57,8 @@ preload/%.o: preload/%.c
 
 # single runs before every command it starts.  Linked statically (where a
 # static libc is installed) it starts without ld.so and maps no shared
-# library, which costs a start more than single's own work.  A static single also never
+# library: make bench shows the start of a dynamically linked single next
+# to it, and the wrappers it is compared with.  A static single also never
 # loads an LD_PRELOAD library into itself.  SINGLE_STATIC= links it
 # dynamically.
 SINGLE_STATIC ?= $(if $(filter /%,$(shell $(CC) -print-file-name=libc.a)),-static)
@@ -109,7 +110,12 @@ $(BENCH)/libempty.so: tests/bench/empty.c Makefile
 	@mkdir -p $(BENCH)
 	$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) -fPIC $(filter-out -Wl$(comma)--version-script=%,$(LIB_LDFLAGS)) -o $@ $<
 
-bench: all $(BENCH)/benchrun $(BENCH)/stamp $(BENCH)/libempty.so
+# single as it would be linked without SINGLE_STATIC, for comparison.
+$(BENCH)/single-dynamic: $(SINGLE_OBJS)
+	@mkdir -p $(BENCH)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SINGLE_OBJS)
+
+bench: all $(BENCH)/benchrun $(BENCH)/stamp $(BENCH)/libempty.so $(BENCH)/single-dynamic
 	LIB=$(LIB) BENCH_BIN=$(BENCH) LIB_SRCS="$(LIB_SRCS)" LIB_OBJS="$(LIB_OBJS)" \
 	LIB_LINK="$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) $(LIB_LDFLAGS)" LIB_LDLIBS="$(LDLIBS)" \
 	LIB_COMPILE="$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS)" tests/bench/bench.sh
