@@ -128,3 +128,11 @@ int holders_find(const struct fileinfo *fi, pid_t *pids, int max)
 	}
 	return found;
 }
+
+int holders_listed(const char *proc_locks, const struct fileinfo *fi)
+{
+	char needle[64];
+
+	lock_needle(needle, fi);
+	return has_lock_line(proc_locks, needle);
+}

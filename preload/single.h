@@ -408,6 +408,11 @@ SINGLE_HIDDEN int pid_holds_lock(pid_t pid, const struct fileinfo *fi);
 /* The pids whose open files hold an exclusive flock on the file; how
  * many were found (at most max). */
 SINGLE_HIDDEN int holders_find(const struct fileinfo *fi, pid_t *pids, int max);
+/* Does proc_locks, the text of /proc/locks, show an exclusive flock held
+ * on the file?  A file it does not show has no holder, so a caller with
+ * many files (single --list) reads it once instead of every process's
+ * fdinfo for each of them. */
+SINGLE_HIDDEN int holders_listed(const char *proc_locks, const struct fileinfo *fi);
 
 /* ---- lock.c and wait.c: taking the lock ---------------------------------- */
 
