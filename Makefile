@@ -61,7 +61,7 @@ preload/%.o: preload/%.c
 # to it, and the wrappers it is compared with.  A static single also never
 # loads an LD_PRELOAD library into itself.  SINGLE_STATIC= links it
 # dynamically.
-SINGLE_STATIC ?= $(if $(filter /%,$(shell $(CC) -print-file-name=libc.a)),-static)
+SINGLE_STATIC ?= $(if $(filter /%,$(shell $(CC) $(CFLAGS) -print-file-name=libc.a)),-static)
 
 $(SINGLE): $(SINGLE_OBJS)
 	$(CC) $(CFLAGS) $(SINGLE_STATIC) $(LDFLAGS) -o $@ $(SINGLE_OBJS)

@@ -542,7 +542,8 @@ static int command_find(struct command *c)
 
 	if (!*c->word || path_search(c->word, c->path) < 0)
 		fail(EXIT_NOTFOUND, "cannot run '%s': command not found", c->word);
-	/* O_NONBLOCK: a FIFO in its place must not hang single */
+	/* O_NONBLOCK: a FIFO in its place must not hang single.  The
+	 * descriptor is left for the exec to close (O_CLOEXEC). */
 	fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if ((fd >= 0 ? fstat(fd, &c->st) : stat(c->path, &c->st)) < 0)
 		fail(EXIT_NOTFOUND, "cannot run '%s': %s", c->word, strerror(errno));
