@@ -34,7 +34,17 @@ LIB_SRCS = $(wildcard preload/*.c)
 LIB_OBJS = $(LIB_SRCS:.c=.o)
 DEPS     = $(LIB_OBJS:.o=.d)
 
-all: $(LIB)
+# The command: scripts/single.c -> build/single, linked with the objects of
+# the library whose code it shares (option values, ELF kinds, the PATH
+# search, LD_PRELOAD entries, lock names, holders), never with the ones
+# that interpose libc calls.
+SINGLE       = build/single
+SINGLE_PATHS = build/single-paths.h
+SINGLE_USES  = cmdline elf holders key lockdir num preload proc program say settings sys
+SINGLE_OBJS  = build/single.o $(SINGLE_USES:%=preload/%.o)
+
+
+all: $(LIB) $(SINGLE)
 
 $(LIB): $(LIB_OBJS) preload/libsingle.map
 	$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) $(LIB_LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
@@ -44,6 +54,33 @@ preload/%.o: preload/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(DEPS)
+
+# single runs before every command it starts.  Linked statically (where a
+# static libc is installed) it starts without ld.so and maps no shared
+# library: make bench shows the start of a dynamically linked single next
+# to it, and the wrappers it is compared with.  A static single also never
+# loads an LD_PRELOAD library into itself.  SINGLE_STATIC= links it
+# dynamically.
+SINGLE_STATIC ?= $(if $(filter /%,$(shell $(CC) $(CFLAGS) -print-file-name=libc.a)),-static)
+
+$(SINGLE): $(SINGLE_OBJS)
+	$(CC) $(CFLAGS) $(SINGLE_STATIC) $(LDFLAGS) -o $@ $(SINGLE_OBJS)
+
+build/single.o: scripts/single.c $(SINGLE_PATHS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -std=gnu11 $(WARN) -Ibuild -MMD -MP -c -o $@ $<
+
+# Where the installed single looks for its library.  Rewritten only when
+# LIBDIR or BINDIR change, so that `make && sudo make install PREFIX=/usr`
+# relinks single with /usr/lib, and an unchanged tree rebuilds nothing.
+$(SINGLE_PATHS): FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define SINGLE_LIBDIR "%s"\n#define SINGLE_BINDIR "%s"\n' \
+		'$(LIBDIR)' '$(BINDIR)' >$@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+
+FORCE:
+
+-include build/single.d
 
 # Programs the tests run (tests/progs/NAME.c -> tests/bin/NAME)
 TEST_PROGS = $(patsubst tests/progs/%.c,tests/bin/%,$(wildcard tests/progs/*.c))
@@ -73,7 +110,12 @@ $(BENCH)/libempty.so: tests/bench/empty.c Makefile
 	@mkdir -p $(BENCH)
 	$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) -fPIC $(filter-out -Wl$(comma)--version-script=%,$(LIB_LDFLAGS)) -o $@ $<
 
-bench: all $(BENCH)/benchrun $(BENCH)/stamp $(BENCH)/libempty.so
+# single as it would be linked without SINGLE_STATIC, for comparison.
+$(BENCH)/single-dynamic: $(SINGLE_OBJS)
+	@mkdir -p $(BENCH)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SINGLE_OBJS)
+
+bench: all $(BENCH)/benchrun $(BENCH)/stamp $(BENCH)/libempty.so $(BENCH)/single-dynamic
 	LIB=$(LIB) BENCH_BIN=$(BENCH) LIB_SRCS="$(LIB_SRCS)" LIB_OBJS="$(LIB_OBJS)" \
 	LIB_LINK="$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) $(LIB_LDFLAGS)" LIB_LDLIBS="$(LDLIBS)" \
 	LIB_COMPILE="$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS)" tests/bench/bench.sh
@@ -89,7 +131,8 @@ CPPCHECK_FLAGS = --enable=warning,style,performance,portability --std=c11 \
 		 --inline-suppr --quiet --error-exitcode=1 -D_GNU_SOURCE \
 		 --suppressions-list=.cppcheck-suppressions \
 		 --template='{file}:{line}: {severity}/{id}: {message}'
-# Shell scripts: scripts/* with a shell #! line, the helpers, CI, bench.
+# Shell scripts: scripts/* with a shell #! line (demo.sh), the helpers,
+# CI, bench.
 SHELL_SCRIPTS = $(shell grep -lE '^\#!.*(/|env )(ba|da)?sh' scripts/* 2>/dev/null) \
 		$(wildcard tests/*.sh tests/bench/*.sh) .ci/run
 ASAN_LIB = build/asan/libsingle.so
@@ -98,23 +141,29 @@ ASAN_RUNTIME = $(shell $(CC) -print-file-name=libasan.so)
 analyze: analyze-werror analyze-cppcheck analyze-tidy analyze-fanalyzer \
 	 analyze-shellcheck asan-test
 
-analyze-werror:
+# The library, and single with the library sources it links.
+SINGLE_SRCS = scripts/single.c $(SINGLE_USES:%=preload/%.c)
+
+analyze-werror: $(SINGLE_PATHS)
 	@mkdir -p build/analyze
 	gcc $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -shared -Wl,--version-script=preload/libsingle.map \
 		-o build/analyze/libsingle-gcc.so $(LIB_SRCS) $(LDLIBS)
 	clang $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -shared -Wl,--version-script=preload/libsingle.map \
 		-o build/analyze/libsingle-clang.so $(LIB_SRCS) $(LDLIBS)
+	gcc $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -Ibuild -o build/analyze/single-gcc $(SINGLE_SRCS)
+	clang $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -Ibuild -o build/analyze/single-clang $(SINGLE_SRCS)
 
-analyze-cppcheck:
-	cppcheck $(CPPCHECK_FLAGS) preload/
+analyze-cppcheck: $(SINGLE_PATHS)
+	cppcheck $(CPPCHECK_FLAGS) -Ibuild preload/ scripts/single.c
 
-analyze-tidy:
-	printf '%s\n' $(LIB_SRCS) | xargs -P 2 -I{} clang-tidy --quiet {} -- $(ANALYZE_CFLAGS)
+analyze-tidy: $(SINGLE_PATHS)
+	printf '%s\n' $(LIB_SRCS) scripts/single.c | \
+		xargs -P 2 -I{} clang-tidy --quiet {} -- $(ANALYZE_CFLAGS) -Ibuild
 
-analyze-fanalyzer:
+analyze-fanalyzer: $(SINGLE_PATHS)
 	@mkdir -p build/analyze
-	for f in $(LIB_SRCS); do \
-		gcc $(ANALYZE_CFLAGS) -Wall -Wextra -Werror -fanalyzer -c -o build/analyze/fa.o $$f || exit 1; \
+	for f in $(LIB_SRCS) scripts/single.c; do \
+		gcc $(ANALYZE_CFLAGS) -Ibuild -Wall -Wextra -Werror -fanalyzer -c -o build/analyze/fa.o $$f || exit 1; \
 	done
 
 # Severity warning and above: info and style notes are taste (quoting a
@@ -161,22 +210,18 @@ demo: all
 	sh scripts/demo.sh
 
 # make install / uninstall.  DESTDIR (a staging root) is used here and
-# nowhere else; the installed single has LIBDIR and BINDIR written into
-# it, so it finds its library (also under a DESTDIR staging root).
+# nowhere else; single was built with LIBDIR and BINDIR (build/single-paths.h),
+# so it finds its library (also under a DESTDIR staging root).
 # uninstall removes exactly the files install wrote, and no directory.
 INSTALLED_FILES = $(DESTDIR)$(LIBDIR)/libsingle.so $(DESTDIR)$(BINDIR)/single \
 		  $(DESTDIR)$(MANDIR)/man1/single.1 $(DESTDIR)$(MANDIR)/man7/libsingle.7
 
-# install writes nothing into the source tree: single gets its paths on
-# the way to its place.
+# install writes nothing into the source tree (only build/ is remade).
 install: all
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	$(INSTALL) -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libsingle.so
-	sed -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' scripts/single \
-		>$(DESTDIR)$(BINDIR)/.single.new
-	$(INSTALL) -m 755 $(DESTDIR)$(BINDIR)/.single.new $(DESTDIR)$(BINDIR)/single
-	rm -f $(DESTDIR)$(BINDIR)/.single.new
+	$(INSTALL) -m 755 $(SINGLE) $(DESTDIR)$(BINDIR)/single
 	$(INSTALL) -m 644 scripts/single.1 $(DESTDIR)$(MANDIR)/man1/single.1
 	$(INSTALL) -m 644 preload/libsingle.7 $(DESTDIR)$(MANDIR)/man7/libsingle.7
 
@@ -216,5 +261,5 @@ clean:
 	rm -f preload/*.o preload/*.d $(LIB)
 	rm -rf tests/bin build
 
-.PHONY: all test check stress clean bench analyze analyze-werror analyze-cppcheck \
+.PHONY: all test check stress clean bench FORCE analyze analyze-werror analyze-cppcheck \
 	analyze-tidy analyze-fanalyzer analyze-shellcheck asan asan-test fuzz fuzz-ci

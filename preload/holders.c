@@ -105,6 +105,28 @@ int pid_holds_lock(pid_t pid, const struct fileinfo *fi, int hint)
 	return 0;
 }
 
+/* Does text in /proc/locks' form list an exclusive flock held on an
+ * inode numbered ino?  The device is not compared: on btrfs it is the
+ * file system's, not the one stat reports. */
+static int text_lists(const char *text, uint64_t ino)
+{
+	for (const char *line = text; line && *line;
+	     line = str_chr(line, '\n') ? str_chr(line, '\n') + 1 : NULL) {
+		char one[160];
+		size_t k;
+
+		/* "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE START END", read
+		 * as fdinfo's "lock:" lines are */
+		mem_copy(one, "lock:", 5);
+		for (k = 5; line[k - 5] && line[k - 5] != '\n' && k + 1 < sizeof one; k++)
+			one[k] = line[k - 5];
+		one[k] = '\0';
+		if (has_lock_line(one, ino))
+			return 1;
+	}
+	return 0;
+}
+
 /* Does /proc/locks list an exclusive flock held on an inode numbered
  * ino?  If not, nobody here holds it, and the scan of every process is
  * not needed.  1 also when it cannot tell. */
@@ -120,6 +142,7 @@ static int locks_lists(uint64_t ino)
 		return 1;
 	while (!found && (n = sys_read(fd, buf + keep, sizeof buf - 1 - keep)) > 0) {
 		size_t total = keep + (size_t)n, last = total;
+		char cut;
 
 		buf[total] = '\0';
 		/* whole lines only; the unfinished one goes to the next read */
@@ -127,25 +150,20 @@ static int locks_lists(uint64_t ino)
 			last--;
 		if (last == 0)
 			last = total;       /* a line longer than the buffer */
-		buf[last - 1 < total ? last : total] = '\0';
-		for (const char *line = buf; line && *line && !found;
-		     line = str_chr(line, '\n') ? str_chr(line, '\n') + 1 : NULL) {
-			char one[160];
-			size_t k = 0;
-
-			/* "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE START END",
-			 * read as fdinfo's "lock:" lines are */
-			mem_copy(one, "lock:", 5);
-			for (k = 5; line[k - 5] && line[k - 5] != '\n' && k + 1 < sizeof one; k++)
-				one[k] = line[k - 5];
-			one[k] = '\0';
-			found = has_lock_line(one, ino);
-		}
+		cut = buf[last];
+		buf[last] = '\0';
+		found = text_lists(buf, ino);
+		buf[last] = cut;
 		keep = total - last;
 		mem_copy(buf, buf + last, keep);
 	}
 	sys_close(fd);
 	return found;
+}
+
+int holders_listed(const char *proc_locks, const struct fileinfo *fi)
+{
+	return text_lists(proc_locks, fi->ino);
 }
 
 int holders_find(const struct fileinfo *fi, pid_t *pids, int max)

@@ -163,17 +163,18 @@ static int dir_refuse(const struct lockdir *d, int err)
 	return fail("open lock directory", d->path, NULL, err);
 }
 
+const char *lockdir_default(struct lockdir *d)
+{
+	size_t n = sizeof DEFAULT_DIR - 1;
+
+	mem_copy(d->default_path, DEFAULT_DIR, n);
+	format_u64(d->default_path + n, euid());
+	return d->default_path;
+}
+
 int lockdir_open(struct lockdir *d, const char *setting)
 {
-	if (setting) {
-		d->path = setting;
-	} else {
-		size_t n = sizeof DEFAULT_DIR - 1;
-
-		mem_copy(d->default_path, DEFAULT_DIR, n);
-		format_u64(d->default_path + n, euid());
-		d->path = d->default_path;
-	}
+	d->path = setting ? setting : lockdir_default(d);
 	d->fd = dir_open(d->path);
 	if (d->fd == -ENOENT) {
 		int rc = sys_mkdirat(AT_FDCWD, d->path, 0700);

@@ -395,6 +395,9 @@ struct lockdir {
 
 struct fileinfo;
 
+/* The default lock directory, /tmp/libsingle-EUID, written into
+ * d->default_path (single --list reads it without opening it). */
+SINGLE_HIDDEN const char *lockdir_default(struct lockdir *d);
 /* Exit status for a setup error (message printed), or 0. */
 SINGLE_HIDDEN int lockdir_open(struct lockdir *d, const char *setting);
 /* Opens (creating) the lock file; fills *fi; *writable is 0 for a lock
@@ -474,6 +477,11 @@ SINGLE_HIDDEN int pid_holds_lock(pid_t pid, const struct fileinfo *fi, int hint)
 /* The pids whose open files hold an exclusive flock on the file; how
  * many were found (at most max), or -1 when /proc is not ours. */
 SINGLE_HIDDEN int holders_find(const struct fileinfo *fi, pid_t *pids, int max);
+/* Does proc_locks, the text of /proc/locks, show an exclusive flock held
+ * on the file?  A file it does not show has no holder, so a caller with
+ * many files (single --list) reads it once instead of every process's
+ * fdinfo for each of them. */
+SINGLE_HIDDEN int holders_listed(const char *proc_locks, const struct fileinfo *fi);
 
 #define ANCESTORS_MAX 64
 

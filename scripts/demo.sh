@@ -9,7 +9,7 @@
 
 set -u
 here=$(cd -P -- "$(dirname -- "$0")" && pwd -P)
-single=$here/single
+single=$here/../build/single
 demo=$(mktemp -d "${TMPDIR:-/tmp}/libsingle-demo.XXXXXX") || exit 1
 trap 'rm -rf "$demo"' EXIT
 SINGLE_DIR=$demo/locks

@@ -67,7 +67,7 @@ sections() {
 
 @test "single(1) documents every option single --help lists, and every exit status" {
 	local opts o text
-	opts=$(SINGLE_LIB=$LIB "$ROOT_DIR/scripts/single" --help | grep -oE '(^| )--?[A-Za-z][a-z-]*' | sort -u)
+	opts=$(SINGLE_LIB=$LIB "$ROOT_DIR/build/single" --help | grep -oE '(^| )--?[A-Za-z][a-z-]*' | sort -u)
 	[ "$(wc -l <<<"$opts")" -ge 20 ]
 	# the tags of the OPTIONS section: "-w, --wait secs", "--explain"
 	text=$(rendered "$MAN1" | sed -n '/^OPTIONS/,/^EXIT STATUS/p' | grep -E '^ {7}-')

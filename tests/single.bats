@@ -7,7 +7,7 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-SINGLE_CMD=$ROOT_DIR/scripts/single
+SINGLE_CMD=$ROOT_DIR/build/single
 
 setup_file() {
 	# A statically linked holder: LD_PRELOAD cannot reach it.
@@ -297,6 +297,19 @@ settings() {
 	release h
 }
 
+@test "a SINGLE_HELD left in the environment never reaches the command, which locks as usual" {
+	# SINGLE_HELD is the library's note to the next image of a holder
+	# that execs; a stale or forged one reaching the constructor would be
+	# taken for that note instead of a start of its own.
+	SINGLE_HELD=garbage run settings
+	[ -z "$output" ]
+	start_holder h
+	SINGLE_HELD=garbage run single -E 6 "$BIN/holder" "$T/x.ready" /dev/null
+	[ "$status" -eq 6 ]
+	[ ! -e "$T/x.ready" ]
+	release h
+}
+
 @test "single puts the library first in LD_PRELOAD, once, and keeps the other entries" {
 	# A library ld.so refuses (an empty file) leaves the command unlocked
 	# and its LD_PRELOAD as single wrote it; nonexistent entries: ld.so
@@ -439,12 +452,12 @@ usage_error() {
 	[ "${lines[1]}" = "library: $LIB" ]
 }
 
-@test "a copy of the source script without a library beside it says where it looked, status 72" {
-	mkdir -p "$T/tree/scripts"
-	cp "$SINGLE_CMD" "$T/tree/scripts/single"
+@test "a copy of the build tree's single without a library beside it says where it looked, status 72" {
+	mkdir -p "$T/tree/build"
+	cp "$SINGLE_CMD" "$T/tree/build/single"
 	cp "$LIB" "$T/libsingle.so"
 	cd "$T"
-	run "$T/tree/scripts/single" true
+	run "$T/tree/build/single" true
 	[ "$status" -eq 72 ]
 	[ "$output" = "single: cannot find the library: $T/tree/preload/libsingle.so is missing (run make, or set SINGLE_LIB)" ]
 }

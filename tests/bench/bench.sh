@@ -4,7 +4,8 @@
 # ratio to its baseline; a figure whose tool is missing says so instead.
 #
 # Called by the Makefile with: LIB (the library), BENCH_BIN (benchrun,
-# stamp and libempty.so built from tests/bench/), and for the linker
+# stamp and libempty.so built from tests/bench/, and single-dynamic, the
+# command linked without -static), and for the linker
 # experiment LIB_OBJS, LIB_LINK (the Makefile's link command without -o
 # and objects) and LIB_COMPILE (its compile command, for -fno-plt).
 set -uo pipefail
@@ -15,7 +16,7 @@ BENCH_BIN=$(realpath "${BENCH_BIN:-$ROOT/build/bench}")
 EMPTY=$BENCH_BIN/libempty.so
 RUN=$BENCH_BIN/benchrun
 STAMP=$BENCH_BIN/stamp
-SINGLE_CMD=$ROOT/scripts/single
+SINGLE_CMD=$ROOT/build/single
 ROUNDS=${BENCH_ROUNDS:-31}          # interleaved rounds of start timing
 PER_ROUND=${BENCH_PER_ROUND:-40}    # starts of each variant per round
 VG_RUNS=${BENCH_VG_RUNS:-5}         # callgrind runs per variant
@@ -47,6 +48,9 @@ printf 'library: %s\n' "$LIB"
 printf 'every number below was measured in this run; medians, spread as IQR [q1-q3] or [min-max]\n'
 
 # ---- start cost ------------------------------------------------------------
+# Every variant in the same interleaved rounds: the library alone, single,
+# and the wrappers people compare it with, each taking a free lock of its
+# own.  A wrapper that is not installed gets a row that says so.
 section "start cost of $TRUE: posix_spawn+waitpid, $ROUNDS interleaved rounds x $PER_ROUND starts, us per start"
 row figure median spread "ratio (per-round, median)" goal
 free_dir=$(fresh_dir free)
@@ -55,15 +59,34 @@ specs=("bare||0|$TRUE"
 	"empty|LD_PRELOAD=$EMPTY|0|$TRUE"
 	"libsingle|LD_PRELOAD=$LIB SINGLE_DIR=$free_dir|0|$TRUE")
 single_note=
-if [ ! -e "$SINGLE_CMD" ]; then
-	single_note="scripts/single is not in this tree yet"
+if [ ! -x "$SINGLE_CMD" ]; then
+	single_note="build/single is not built (make)"
 elif ! out=$(SINGLE_DIR=$free_dir "$SINGLE_CMD" "$TRUE" 2>&1); then
-	single_note="scripts/single $TRUE failed: ${out:0:60}"
+	single_note="build/single $TRUE failed: ${out:0:60}"
 else
 	specs+=("single|SINGLE_DIR=$free_dir|0|$SINGLE_CMD $TRUE")
+	# the same objects linked dynamically (the Makefile links single
+	# statically where it can: this row is why; it is told SINGLE_LIB,
+	# which saves it the readlink of /proc/self/exe)
+	[ ! -x "$BENCH_BIN/single-dynamic" ] ||
+		specs+=("single-dynamic|SINGLE_LIB=$LIB SINGLE_DIR=$free_dir|0|$BENCH_BIN/single-dynamic $TRUE")
 fi
-specs+=("flock-n||0|$(command -v flock) -n $W/flock.lock $TRUE"
-	"skipped|LD_PRELOAD=$LIB SINGLE_DIR=$held_dir SINGLE_CONFLICT_EXIT=3|3|$TRUE")
+# NAME|TOOL|ARGS before the command: the peers, from the README's list
+peers=("flock-n|flock|-n $W/flock.lock"
+	"setlock-n|setlock|-n $W/setlock.lock"
+	"s6-setlock-n|s6-setlock|-n $W/s6-setlock.lock"
+	"chpst-L|chpst|-L $W/chpst.lock")
+declare -A peer_label peer_note
+for p in "${peers[@]}"; do
+	IFS='|' read -r name tool args <<<"$p"
+	peer_label[$name]="$tool ${args% *} F $TRUE"
+	if have "$tool"; then
+		specs+=("$name||0|$(command -v "$tool") $args $TRUE")
+	else
+		peer_note[$name]="$tool is not installed"
+	fi
+done
+specs+=("skipped|LD_PRELOAD=$LIB SINGLE_DIR=$held_dir SINGLE_CONFLICT_EXIT=3|3|$TRUE")
 # The skipped start meets a holder that holds usr-bin-true.lock and wrote
 # its pid there, as a libsingle holder does (benchrun -H); it exits 3, so
 # a start that ran main() instead would be reported.
@@ -75,35 +98,69 @@ declare -A med q1 q3 rb rf
 while read -r name m a b _ _ r1 _ _ f1 f2 f3; do
 	med[$name]=$m q1[$name]=$a q3[$name]=$b rb[$name]=$r1 rf[$name]="$f1 [$f2-$f3]"
 done <"$W/launch"
-launch_row() {  # launch_row NAME LABEL GOAL
-	if [ -z "${med[$1]:-}" ]; then
+launch_row() {  # launch_row NAME LABEL GOAL [NOTE]
+	if [ -n "${4:-}" ]; then
+		row "$2" "-" "-" "$4" "$3"
+	elif [ -z "${med[$1]:-}" ]; then
 		row "$2" "-" "-" "not measured" "$3"
-		return
+	else
+		row "$2" "${med[$1]} us" "IQR [${q1[$1]}-${q3[$1]}]" \
+			"${rb[$1]}x bare, ${rf[$1]%% *}x floor" "$3"
 	fi
-	row "$2" "${med[$1]} us" "IQR [${q1[$1]}-${q3[$1]}]" \
-		"${rb[$1]}x bare, ${rf[$1]%% *}x floor" "$3"
 }
 launch_row bare "bare" ""
 launch_row empty "empty preloaded .so (floor)" ""
 launch_row libsingle "libsingle, lock free" "<= 1.10x floor"
-if [ -n "$single_note" ]; then
-	row "single (scripts/single)" "-" "-" "$single_note" ""
-else
-	launch_row single "single (scripts/single)" ""
-fi
-launch_row flock-n "flock -n FILE $TRUE" ""
+launch_row single "single $TRUE (build/single)" "" "$single_note"
+[ -z "${med[single-dynamic]:-}" ] ||
+	launch_row single-dynamic "  the same, linked dynamically" ""
+for p in "${peers[@]}"; do
+	name=${p%%|*}
+	launch_row "$name" "${peer_label[$name]}" "" "${peer_note[$name]:-}"
+done
 launch_row skipped "skipped start (lock held)" ""
 [ "$launch_rc" -eq 0 ] || sed 's/^/  ! /' "$W/launch.err"
 verdict() {  # verdict "awk condition" -> meets / MISSES
 	awk "BEGIN { exit !($1) }" && echo meets || echo MISSES
 }
+over() {     # over A B: the ratio of the medians of A and B
+	awk "BEGIN { printf \"%.2f\", ${med[$1]} / ${med[$2]} }"
+}
 if [ -n "${med[libsingle]:-}" ] && [ -n "${med[flock-n]:-}" ]; then
 	f_floor=${rf[libsingle]%% *}
-	f_flock=$(awk "BEGIN { printf \"%.2f\", ${med[flock-n]} / ${med[libsingle]} }")
+	f_flock=$(over flock-n libsingle)
 	printf '  goal launch <= 1.10x floor: %sx per-round median IQR [%s  -> %s\n' \
 		"$f_floor" "${rf[libsingle]#* [}" "$(verdict "$f_floor <= 1.10")"
 	printf '  goal >= 2x faster than flock -n: flock-n/libsingle = %sx (ratio of medians) -> %s\n' \
 		"$f_flock" "$(verdict "$f_flock >= 2")"
+fi
+# single against the wrappers (ratios of medians)
+if [ -n "${med[single]:-}" ]; then
+	if [ -n "${med[flock-n]:-}" ]; then
+		r=$(over single flock-n)
+		printf '  goal single faster than flock -n: single/flock = %sx -> %s\n' \
+			"$r" "$(verdict "$r < 1")"
+	fi
+	fastest='' wrappers=''
+	for name in setlock-n s6-setlock-n chpst-L; do
+		[ -n "${med[$name]:-}" ] || continue
+		wrappers+=" $name"
+		if [ -z "$fastest" ] || awk "BEGIN { exit !(${med[$name]} < ${med[$fastest]}) }"; then
+			fastest=$name
+		fi
+	done
+	if [ -n "$fastest" ]; then
+		r=$(over single "$fastest")
+		printf '  goal single <= 1.2x the fastest of%s: single/%s = %sx -> %s\n' \
+			"$wrappers" "$fastest" "$r" "$(verdict "$r <= 1.2")"
+		if [ -n "${med[flock-n]:-}" ] && awk "BEGIN { exit !(${med[flock-n]} < ${med[$fastest]}) }"; then
+			fastest=flock-n
+		fi
+		printf '  stretch: single the fastest wrapper: single/%s = %sx -> %s\n' \
+			"$fastest" "$(over single "$fastest")" "$(verdict "$(over single "$fastest") < 1")"
+	else
+		echo "  goal single <= 1.2x setlock, s6-setlock, chpst: not measured (none installed)"
+	fi
 fi
 
 # ---- instructions ----------------------------------------------------------
