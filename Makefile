@@ -40,7 +40,8 @@ DEPS     = $(LIB_OBJS:.o=.d)
 # that interpose libc calls.
 SINGLE       = build/single
 SINGLE_PATHS = build/single-paths.h
-SINGLE_USES  = cmdline elf holders key lockdir num preload proc program say settings sys
+SINGLE_USES  = cmdline elf holders key lockdir num preload proc program record \
+	       say settings status sys
 SINGLE_OBJS  = build/single.o $(SINGLE_USES:%=preload/%.o)
 
 

@@ -526,7 +526,7 @@ void lock_explain(const struct lock_request *rq, struct lockdir *d)
 		print_stdout("/");
 		print_stdout(name);
 		print_stdout("\n");
-		if (lock_status_read(d->fd, name, &s) < 0)
+		if (lock_status_read(d->fd, name, NULL, &s) < 0)
 			print_stdout("state: free\n");
 		else
 			explain_status(&s, rq->st->stale_ns);

@@ -519,9 +519,9 @@ struct lock_status {
 };
 
 /* The state of lock file `name` in the directory open on dirfd; 0 or
- * -errno. */
+ * -errno.  proc_locks: /proc/locks read once for many files, or NULL. */
 SINGLE_HIDDEN int lock_status_read(int dirfd, const char *name,
-				   struct lock_status *s);
+				   const char *proc_locks, struct lock_status *s);
 /* Held for longer than stale_ns (-1: never stuck)? */
 SINGLE_HIDDEN int lock_status_stuck(const struct lock_status *s, int64_t stale_ns);
 

@@ -63,7 +63,8 @@ static int held_elsewhere(int fd)
 	return 1;
 }
 
-int lock_status_read(int dirfd, const char *name, struct lock_status *s)
+int lock_status_read(int dirfd, const char *name, const char *proc_locks,
+		     struct lock_status *s)
 {
 	struct fileinfo fi;
 	int fd, n;
@@ -82,7 +83,8 @@ int lock_status_read(int dirfd, const char *name, struct lock_status *s)
 	 * an earlier holder's: nothing in it is this holder's */
 	s->record_current = s->rec.complete &&
 			    SYS_(SYS_faccessat, dirfd, name, W_OK, 0, 0, 0) != -EROFS;
-	n = holders_find(&fi, s->holders, STATUS_HOLDERS_MAX);
+	n = proc_locks && proc_is_ours() && !holders_listed(proc_locks, &fi) ? 0 :
+	    holders_find(&fi, s->holders, STATUS_HOLDERS_MAX);
 	if (n < 0) {
 		s->proc_unknown = 1;
 		n = 0;

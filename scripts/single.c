@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,7 +47,8 @@
 #define USAGE \
 "Usage: single [OPTIONS] [--] COMMAND [ARGS...]\n" \
 "       single --explain [OPTIONS] [--] COMMAND [ARGS...]\n" \
-"       single --list [-d DIR]\n" \
+"       single --list [--json] [-s SECS] [-d DIR]\n" \
+"       single --prune [--older DAYS] [-d DIR]\n" \
 "\n" \
 "Run COMMAND unless another instance of it is running (libsingle(7)).\n" \
 "\n" \
@@ -60,10 +62,17 @@
 "  -m, --max N              allow up to N (1-1000) instances at once\n" \
 "  -r, --replace[=SECS]     stop the running instance (SIGTERM) and start once\n" \
 "                           it has ended, waiting up to SECS (default 10)\n" \
+"  -s, --stale SECS         a holder older than SECS is stuck: say so and exit\n" \
+"                           75 (with -r: replace only a stuck holder)\n" \
+"  -q, --queue N            wait for the running instance while fewer than N\n" \
+"                           (1-1000) starts wait already; else do not start\n" \
 "  -v, --verbose            say on stderr when not starting, waiting, replacing\n" \
 "      --explain            print the key, the lock file and its state, and\n" \
 "                           exit 0 without running COMMAND\n" \
-"      --list               list the lock files, their holders and since when\n" \
+"      --list               list the lock files: state, holders, since when,\n" \
+"                           starts skipped and waiting (--json: as JSON)\n" \
+"      --prune              remove the lock files nobody holds and no start has\n" \
+"                           used for DAYS (--older DAYS, default 7)\n" \
 "  -h, --help               print this help and exit\n" \
 "  -V, --version            print the version and the library used, and exit\n" \
 "\n" \
@@ -75,9 +84,10 @@
 "holds the lock as an ordinary descriptor, which its own children inherit:\n" \
 "one left running keeps the next instance out.\n" \
 "\n" \
-"Exit status: the conflict status (0) if another instance runs, 64 for a\n" \
-"usage error, 71, 73, 77 when the lock cannot be set up, 72 if the library\n" \
-"is missing, 126 or 127 if COMMAND cannot be run, else the status of COMMAND.\n"
+"Exit status: the conflict status (0) if another instance runs, 75 if it\n" \
+"seems stuck (-s), 69 if it cannot be replaced, 64 for a usage error, 71,\n" \
+"73, 77 when the lock cannot be set up, 72 if the library is missing, 126\n" \
+"or 127 if COMMAND cannot be run, else the status of COMMAND.\n"
 
 /* ---- messages ------------------------------------------------------------- */
 
@@ -130,19 +140,24 @@ static void usage_error(const char *fmt, ...)
 
 /* ---- options -------------------------------------------------------------- */
 
-enum mode { MODE_RUN, MODE_EXPLAIN, MODE_LIST, MODE_VERSION };
+enum mode { MODE_RUN, MODE_EXPLAIN, MODE_LIST, MODE_PRUNE, MODE_VERSION };
+
+/* single --prune removes what no start has used for this long */
+#define PRUNE_DEFAULT_DAYS "7"
 
 struct options {
 	enum mode mode;
 	/* The value each option gives its SINGLE_* variable, or NULL: only
 	 * these replace what the environment holds. */
 	const char *set[VAR_N];
+	int json;               /* --list --json */
+	const char *older;      /* --prune --older DAYS */
 };
 
-enum { OPT_EXPLAIN = 256, OPT_LIST };
+enum { OPT_EXPLAIN = 256, OPT_LIST, OPT_PRUNE, OPT_JSON, OPT_OLDER };
 
 /* '+': options end at the command; ':': single words the errors itself */
-static const char short_options[] = "+:w:E:k:d:am:r::vhV";
+static const char short_options[] = "+:w:E:k:d:am:r::s:q:vhV";
 static const struct option long_options[] = {
 	{ "wait",          required_argument, NULL, 'w' },
 	{ "conflict-exit", required_argument, NULL, 'E' },
@@ -151,9 +166,14 @@ static const struct option long_options[] = {
 	{ "args",          no_argument,       NULL, 'a' },
 	{ "max",           required_argument, NULL, 'm' },
 	{ "replace",       optional_argument, NULL, 'r' },
+	{ "stale",         required_argument, NULL, 's' },
+	{ "queue",         required_argument, NULL, 'q' },
 	{ "verbose",       no_argument,       NULL, 'v' },
 	{ "explain",       no_argument,       NULL, OPT_EXPLAIN },
 	{ "list",          no_argument,       NULL, OPT_LIST },
+	{ "json",          no_argument,       NULL, OPT_JSON },
+	{ "prune",         no_argument,       NULL, OPT_PRUNE },
+	{ "older",         required_argument, NULL, OPT_OLDER },
 	{ "help",          no_argument,       NULL, 'h' },
 	{ "version",       no_argument,       NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -176,6 +196,25 @@ static const char *check_replace(const char *v)
 
 	if (parse_seconds(v, &ns) < 0 || ns == WAIT_FOREVER)
 		usage_error("invalid replace timeout '%s' (" SECONDS_EXPECTED ")", v);
+	return v;
+}
+
+static const char *check_stale(const char *v)
+{
+	int64_t ns;
+
+	if (parse_seconds(v, &ns) < 0 || ns == WAIT_FOREVER)
+		usage_error("invalid stale time '%s' (" SECONDS_EXPECTED ")", v);
+	return v;
+}
+
+static const char *check_days(const char *v)
+{
+	int64_t ns;
+
+	if (parse_seconds(v, &ns) < 0 || ns == WAIT_FOREVER)
+		usage_error("invalid number of days '%s' (expected a decimal number "
+			    "such as 7 or 0.5)", v);
 	return v;
 }
 
@@ -207,11 +246,16 @@ static const char *check_dir(const char *v)
 	return v;
 }
 
+static const char *mode_option(enum mode m)
+{
+	return m == MODE_EXPLAIN ? "--explain" : m == MODE_LIST ? "--list" : "--prune";
+}
+
 static void set_mode(struct options *o, enum mode m)
 {
-	if ((o->mode == MODE_EXPLAIN && m == MODE_LIST) ||
-	    (o->mode == MODE_LIST && m == MODE_EXPLAIN))
-		usage_error("--explain and --list cannot be used together");
+	if (o->mode != MODE_RUN && o->mode != MODE_VERSION && o->mode != m)
+		usage_error("%s and %s cannot be used together", mode_option(o->mode),
+			    mode_option(m));
 	o->mode = m;
 }
 
@@ -253,9 +297,14 @@ static void set_option(struct options *o, int c, const char *arg)
 	case 'm': o->set[VAR_MAX] = check_count(arg, "maximum", 1, MAX_SLOTS); break;
 	/* the value only when attached: "-r 5" runs a command named 5 */
 	case 'r': o->set[VAR_REPLACE] = check_replace(arg ? arg : "10"); break;
+	case 's': o->set[VAR_STALE] = check_stale(arg); break;
+	case 'q': o->set[VAR_QUEUE] = check_count(arg, "queue", 1, MAX_QUEUE); break;
 	case 'v': o->set[VAR_VERBOSE] = "1"; break;
 	case OPT_EXPLAIN: set_mode(o, MODE_EXPLAIN); break;
 	case OPT_LIST: set_mode(o, MODE_LIST); break;
+	case OPT_PRUNE: set_mode(o, MODE_PRUNE); break;
+	case OPT_JSON: o->json = 1; break;
+	case OPT_OLDER: o->older = check_days(arg); break;
 	case 'V': o->mode = MODE_VERSION; break;
 	case 'h':
 		fputs(USAGE, stdout);
@@ -286,6 +335,10 @@ static int options_parse(struct options *o, int argc, char **argv)
 		usage_error("--wait and --replace cannot be used together");
 	if (o->set[VAR_KEY] && o->set[VAR_SCOPE])
 		usage_error("--key and --args cannot be used together");
+	if (o->json && o->mode != MODE_LIST)
+		usage_error("--json goes with --list");
+	if (o->older && o->mode != MODE_PRUNE)
+		usage_error("--older goes with --prune");
 	return optind;
 }
 
@@ -647,10 +700,10 @@ static void run(struct options *o, char **argv)
 	exec_failed(c.word, errno);
 }
 
-/* ---- --list ------------------------------------------------------------------- */
+/* ---- --list and --prune --------------------------------------------------------- */
 
-#define MAX_HOLDERS 64
-#define LIST_ROW "%-5s %-12s %-15s %-19s %s\n"
+#define LIST_ROW "%-5s %-12s %-15s %-19s %-9s %7s %7s %s\n"
+#define NS_PER_S 1000000000LL
 
 static int by_name(const void *a, const void *b)
 {
@@ -690,46 +743,135 @@ static void process_name(pid_t pid, char *out, size_t cap)
 		snprintf(out, cap, "?");
 }
 
-/* When the lock was taken: the holder writes its pid into the file then. */
-static void since_text(int64_t mtime, char *out, size_t cap)
-{
-	time_t t = (time_t)mtime;
-	struct tm tm;
+/* What --list says of one lock file. */
+struct listed {
+	const char *dir, *name;
+	char key[2 * LOCKNAME_MAX];
+	struct lock_status s;
+	const char *state;              /* free, held, stuck */
+	int has_record;                 /* since, skipped: the holder's */
+	int64_t held_ns;
+};
 
-	if (!localtime_r(&t, &tm) || !strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm))
-		snprintf(out, cap, "?");
+static int listed_read(struct listed *l, int dirfd, const char *proc_locks,
+		       int64_t stale_ns)
+{
+	if (lockname_describe(l->name, l->key, sizeof l->key) < 0 ||
+	    lock_status_read(dirfd, l->name, proc_locks, &l->s) < 0)
+		return -1;
+	l->state = l->s.state == STATE_FREE ? "free" :
+		   lock_status_stuck(&l->s, stale_ns) ? "stuck" : "held";
+	l->has_record = l->s.state == STATE_HELD && l->s.record_current;
+	l->held_ns = l->has_record ? wall_clock_ns() - l->s.rec.since_ns : 0;
+	qsort(l->s.holders, (size_t)l->s.nholders, sizeof *l->s.holders, by_number);
+	return 0;
 }
 
-/* One lock file's row: held (by whom, since when) or free, and its key.
- * proc_locks (or NULL) is what /proc/locks said before. */
-static void list_one(int dirfd, const char *name, const char *proc_locks)
+static void list_text(const struct listed *l)
 {
-	char key[2 * LOCKNAME_MAX], since[32];
-	char pids_text[MAX_HOLDERS * 12] = "", names[MAX_HOLDERS * 65] = "";
-	pid_t pids[MAX_HOLDERS];
-	struct fileinfo fi;
-	int n;
+	char pids[STATUS_HOLDERS_MAX * 12 + RECORD_HOST_MAX] = "";
+	char names[STATUS_HOLDERS_MAX * 65] = "", since[32] = "-", held[32] = "-";
+	char skipped[24] = "-", waiting[24] = "-";
+	const struct lock_status *s = &l->s;
 
-	if (lockname_describe(name, key, sizeof key) < 0 ||
-	    sys_fileinfo(dirfd, name, SYS_AT_NOFOLLOW, &fi) < 0 || !S_ISREG(fi.mode))
-		return;
-	n = proc_locks && !holders_listed(proc_locks, &fi) ? 0 :
-	    holders_find(&fi, pids, MAX_HOLDERS);
-	if (!n) {
-		printf(LIST_ROW, "free", "-", "-", "-", key);
-		return;
-	}
-	qsort(pids, (size_t)n, sizeof *pids, by_number);
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < s->nholders; i++) {
 		char number[24], comm[64];
 
-		format_u64(number, (uint64_t)pids[i]);
-		append(pids_text, sizeof pids_text, ",", number);
-		process_name(pids[i], comm, sizeof comm);
+		format_u64(number, (uint64_t)s->holders[i]);
+		append(pids, sizeof pids, ",", number);
+		process_name(s->holders[i], comm, sizeof comm);
 		append(names, sizeof names, ",", comm);
 	}
-	since_text(fi.mtime, since, sizeof since);
-	printf(LIST_ROW, "held", pids_text, names, since, key);
+	if (s->state == STATE_HELD && !s->nholders && s->remote && l->has_record) {
+		snprintf(pids, sizeof pids, "%d@%s", (int)s->rec.pid, s->rec.host);
+		snprintf(names, sizeof names, "%s", s->rec.prog);
+	}
+	if (l->has_record) {
+		time_t t = (time_t)(s->rec.since_ns / NS_PER_S);
+		struct tm tm;
+
+		if (localtime_r(&t, &tm))
+			strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S", &tm);
+		format_duration(held, l->held_ns / NS_PER_S);
+		format_u64(skipped, s->rec.skipped);
+	}
+	if (s->waiting >= 0)
+		format_u64(waiting, (uint64_t)s->waiting);
+	printf(LIST_ROW, l->state, *pids ? pids : s->state == STATE_HELD ? "?" : "-",
+	       *names ? names : "-", since, held, skipped, waiting, l->key);
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped; bytes
+ * above 127 as \u00XX, so that any file name is valid JSON. */
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void json_number_or_null(int known, uint64_t v)
+{
+	if (known)
+		printf("%llu", (unsigned long long)v);
+	else
+		fputs("null", stdout);
+}
+
+static void list_json(const struct listed *l, int first)
+{
+	const struct lock_status *s = &l->s;
+	char path[PATH_MAX + LOCKNAME_MAX], since[32];
+	int remote = s->state == STATE_HELD && !s->nholders && s->remote;
+
+	printf("%s\n  {\"key\": ", first ? "" : ",");
+	json_string(l->key);
+	snprintf(path, sizeof path, "%s/%s", l->dir, l->name);
+	fputs(", \"file\": ", stdout);
+	json_string(path);
+	printf(", \"state\": \"%s\", \"remote\": %s, \"pids\": [", l->state,
+	       remote ? "true" : "false");
+	for (int i = 0; i < s->nholders; i++)
+		printf("%s%d", i ? ", " : "", (int)s->holders[i]);
+	if (remote && l->has_record)
+		printf("%d", (int)s->rec.pid);
+	fputs("], \"programs\": [", stdout);
+	for (int i = 0; i < s->nholders; i++) {
+		char comm[64];
+
+		process_name(s->holders[i], comm, sizeof comm);
+		fputs(i ? ", " : "", stdout);
+		json_string(comm);
+	}
+	if (remote && l->has_record)
+		json_string(s->rec.prog);
+	fputs("], \"host\": ", stdout);
+	if (l->has_record)
+		json_string(s->rec.host);
+	else
+		fputs("null", stdout);
+	fputs(", \"since\": ", stdout);
+	if (l->has_record) {
+		format_utc(since, s->rec.since_ns / NS_PER_S);
+		json_string(since);
+		printf(", \"held_seconds\": %.3f", (double)l->held_ns / 1e9);
+	} else {
+		fputs("null, \"held_seconds\": null", stdout);
+	}
+	fputs(", \"skipped\": ", stdout);
+	json_number_or_null(l->has_record, s->rec.skipped);
+	fputs(", \"waiting\": ", stdout);
+	json_number_or_null(s->waiting >= 0, (uint64_t)(s->waiting >= 0 ? s->waiting : 0));
+	putchar('}');
 }
 
 /* The lock files of a directory, by name. */
@@ -770,30 +912,130 @@ static const char *proc_locks_read(void)
 	return n >= 0 && (size_t)n < sizeof text - 1 ? text : NULL;
 }
 
-/* Every lock file in the lock directory: nothing at all if there is no
- * such directory. */
-__attribute__((noreturn))
-static void list_locks(const struct options *o)
+/* The lock directory -d, SINGLE_DIR or the default names, open; NULL
+ * (and *path set) when there is none. */
+static DIR *lock_dir_open(const struct options *o, const char **path)
 {
-	struct lockdir ld;
-	const char *proc_locks;
+	static struct lockdir ld;
 	const char *dir = o->set[VAR_DIR], *env_dir = env_get(var_name(VAR_DIR));
-	char **names;
-	size_t n;
 	DIR *d;
 
 	if (!dir)
 		dir = env_dir && *env_dir ? env_dir : lockdir_default(&ld);
-	if (!(d = opendir(dir))) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			exit(0);
+	*path = dir;
+	if (!(d = opendir(dir)) && errno != ENOENT && errno != ENOTDIR)
 		fail(EXIT_CANTCREAT, "cannot open lock directory %s: %s", dir, strerror(errno));
+	return d;
+}
+
+/* The threshold of "stuck": --stale, else SINGLE_STALE; -1: none. */
+static int64_t stale_ns(const struct options *o)
+{
+	const char *v = o->set[VAR_STALE] ? o->set[VAR_STALE] : env_get(var_name(VAR_STALE));
+	int64_t ns;
+
+	return v && *v && parse_seconds(v, &ns) == 0 && ns != WAIT_FOREVER ? ns : -1;
+}
+
+/* Every lock file in the lock directory: no row at all if there is no
+ * such directory. */
+__attribute__((noreturn))
+static void list_locks(const struct options *o)
+{
+	const char *dir, *proc_locks = proc_locks_read();
+	DIR *d = lock_dir_open(o, &dir);
+	int64_t stale = stale_ns(o);
+	char **names = NULL;
+	size_t n = 0, shown = 0;
+
+	if (!d && !o->json)
+		exit(0);                /* no directory, no lock: nothing */
+	if (d)
+		names = lock_names(d, &n);
+	if (o->json)
+		putchar('[');
+	else
+		printf(LIST_ROW, "STATE", "PID", "PROGRAM", "SINCE", "FOR", "SKIPPED",
+		       "WAITING", "KEY");
+	for (size_t i = 0; i < n; i++) {
+		struct listed l = { .dir = dir, .name = names[i] };
+
+		if (listed_read(&l, dirfd(d), proc_locks, stale) < 0)
+			continue;
+		if (o->json)
+			list_json(&l, shown == 0);
+		else
+			list_text(&l);
+		shown++;
 	}
+	if (o->json)
+		fputs(shown ? "\n]\n" : "]\n", stdout);
+	exit(0);
+}
+
+/* A queue file nobody waits in, removed with its lock file. */
+static void prune_queue(int dirfd, const char *dir, const char *name)
+{
+	char qname[LOCKNAME_MAX + sizeof QUEUE_SUFFIX];
+	struct flock probe = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd;
+
+	snprintf(qname, sizeof qname, "%s%s", name, QUEUE_SUFFIX);
+	fd = openat(dirfd, qname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (fcntl(fd, F_OFD_GETLK, &probe) == 0 && probe.l_type == F_UNLCK &&
+	    unlinkat(dirfd, qname, 0) == 0)
+		printf("removed %s/%s\n", dir, qname);
+	close(fd);
+}
+
+/* Remove one lock file if nobody holds it and no start has used it for
+ * older_s: only while holding its lock, and only if the name still leads
+ * to the file locked.  A start that opened it meanwhile finds it gone
+ * once it has the lock, and starts over on a fresh file. */
+static void prune_one(int dirfd, const char *dir, const char *name, int64_t older_s)
+{
+	struct fileinfo fi, now;
+	int fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0)
+		return;
+	if (sys_fileinfo(fd, "", SYS_AT_EMPTY_PATH, &fi) < 0 || !S_ISREG(fi.mode) ||
+	    fi.uid != geteuid() || fi.nlink != 1 ||
+	    flock(fd, LOCK_EX | LOCK_NB) < 0 ||
+	    (int64_t)time(NULL) - fi.mtime < older_s) {
+		close(fd);
+		return;
+	}
+	if (sys_fileinfo(dirfd, name, SYS_AT_NOFOLLOW, &now) == 0 &&
+	    now.dev == fi.dev && now.ino == fi.ino) {
+		if (unlinkat(dirfd, name, 0) == 0) {
+			printf("removed %s/%s\n", dir, name);
+			prune_queue(dirfd, dir, name);
+		} else {
+			message("cannot remove %s/%s: %s", dir, name, strerror(errno));
+		}
+	}
+	close(fd);
+}
+
+__attribute__((noreturn))
+static void prune_locks(const struct options *o)
+{
+	const char *dir;
+	DIR *d = lock_dir_open(o, &dir);
+	int64_t days_ns;
+	char **names;
+	size_t n;
+
+	parse_seconds(o->older ? o->older : PRUNE_DEFAULT_DAYS, &days_ns);
+	if (!d)
+		exit(0);
 	names = lock_names(d, &n);
-	proc_locks = proc_locks_read();
-	printf(LIST_ROW, "STATE", "PID", "PROGRAM", "SINCE", "KEY");
 	for (size_t i = 0; i < n; i++)
-		list_one(dirfd(d), names[i], proc_locks);
+		prune_one(dirfd(d), dir, names[i], days_ns / NS_PER_S * 86400 +
+			  days_ns % NS_PER_S * 86400 / NS_PER_S);
 	exit(0);
 }
 
@@ -824,6 +1066,10 @@ int main(int argc, char **argv)
 		if (cmd < argc)
 			usage_error("--list takes no command");
 		list_locks(&o);
+	case MODE_PRUNE:
+		if (cmd < argc)
+			usage_error("--prune takes no command");
+		prune_locks(&o);
 	case MODE_RUN:
 	case MODE_EXPLAIN:
 		break;

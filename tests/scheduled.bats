@@ -194,3 +194,121 @@ next_run() {
 	[ "$(skipped_count "$HOLDER_LOCK")" -eq 0 ]
 	release second
 }
+
+# ---- single --list, --prune ------------------------------------------------------
+
+SINGLE_CMD=$ROOT_DIR/build/single
+
+# single ARGS...: the command, with the library under test
+single() {
+	SINGLE_LIB=$LIB LD_PRELOAD=${SINGLE_TEST_PRELOAD_PREFIX:-} timeout 30 "$SINGLE_CMD" "$@"
+}
+
+@test "single --list shows state, holder, since, for how long, skipped and waiting; stuck past --stale" {
+	start_holder first
+	run try_start "$BIN/holder" "$T/never.ready" /dev/null
+	run try_start "$BIN/holder" "$T/never.ready" /dev/null
+	start_waiter w "$HOLDER_LOCK" SINGLE_WAIT=30 -- "$BIN/holder" "$T/w.ready" /dev/null
+	run single --list
+	[ "$status" -eq 0 ]
+	grep -Eqx "held +$HOLDER_PID +holder +$(date +%Y-%m-%d) [0-9:]{8} +[0-9dhms]+ +2 +1 $BIN/holder" <<<"$output"
+	run single --list --stale 0
+	grep -Eq "^stuck +$HOLDER_PID +holder " <<<"$output"
+	SINGLE_STALE=3600 run single --list
+	grep -Eq "^held +$HOLDER_PID +holder " <<<"$output"
+	release first
+	wait_for_file "$T/w.ready"
+}
+
+@test "single --list --json parses as JSON and carries the documented fields" {
+	start_holder first
+	run try_start "$BIN/holder" "$T/never.ready" /dev/null
+	single /bin/true
+	run single --list --json
+	[ "$status" -eq 0 ]
+	printf '%s' "$output" >"$T/list.json"
+	run /usr/bin/python3 - "$T/list.json" "$HOLDER_PID" "$BIN/holder" "$(hostname)" <<'PY'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+pid, key, host = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+fields = {"key", "file", "state", "remote", "pids", "programs", "host",
+          "since", "held_seconds", "skipped", "waiting"}
+assert isinstance(rows, list) and len(rows) == 2, rows
+for r in rows:
+    assert set(r) == fields, sorted(r)
+held = [r for r in rows if r["key"] == key][0]
+assert held["state"] == "held" and held["pids"] == [pid], held
+assert held["programs"] == ["holder"] and held["host"] == host, held
+assert held["remote"] is False and held["skipped"] == 1 and held["waiting"] == 0, held
+assert held["since"].endswith("Z") and held["held_seconds"] >= 0, held
+free = [r for r in rows if r["key"] != key][0]
+assert free["state"] == "free" and free["pids"] == [] and free["since"] is None, free
+print("ok")
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
+	release first
+	# no lock directory: an empty array
+	run single --list --json -d "$T/nonexistent"
+	[ "$output" = "[]" ]
+}
+
+@test "single --list on host B shows this host's holder as remote, with its since" {
+	command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
+	start_holder first SINGLE_KEY=job
+	run on_host_b env SINGLE_LIB="$LIB" SINGLE_DIR="$SINGLE_DIR" "$SINGLE_CMD" --list
+	grep -Eqx "held +$HOLDER_PID@$(hostname) +holder +$(date +%Y-%m-%d) [0-9:]{8} +[0-9dhms]+ +0 +0 job \(SINGLE_KEY\)" <<<"$output"
+	run on_host_b env SINGLE_LIB="$LIB" SINGLE_DIR="$SINGLE_DIR" "$SINGLE_CMD" --list --json
+	grep -q '"remote": true' <<<"$output"
+	release first
+}
+
+@test "single --prune removes the lock files nobody holds and no start used for DAYS, and says so" {
+	start_holder first
+	single /bin/true
+	: >"$SINGLE_DIR/@recent.lock"
+	local old=$SINGLE_DIR/@old.lock
+	: >"$old"
+	touch -d '10 days ago' "$old" "$HOLDER_LOCK"
+	run single --prune
+	[ "$status" -eq 0 ]
+	# the default is 7 days: only the old free one goes
+	[ "$output" = "removed $old" ]
+	[ ! -e "$old" ]
+	[ -e "$SINGLE_DIR/@recent.lock" ]
+	[ -e "$HOLDER_LOCK" ]           # held: never removed, however old
+	run single --prune --older 0
+	[ "$(sort <<<"$output")" = "$(printf 'removed %s\n' "$SINGLE_DIR/@recent.lock" \
+		"$(lock_name "$(readlink -f /bin/true)")" | sort)" ]
+	[ -e "$HOLDER_LOCK" ]
+	is_locked "$HOLDER_LOCK"
+	release first
+	run single --prune --older 0
+	[ "$output" = "removed $HOLDER_LOCK" ]
+}
+
+@test "single --prune racing starts: no held file removed, never two instances" {
+	# job.sh runs as one instance: a second one inside at once leaves a mark
+	cat >"$T/job.sh" <<'SH'
+#!/bin/bash
+mkdir "$1/inside" 2>/dev/null || { : >"$1/two"; exit 1; }
+lock=$2
+ino=$(stat -c %i "$lock")
+for _ in 1 2 3; do :; done
+[ "$(stat -c %i "$lock" 2>/dev/null)" = "$ino" ] || : >"$1/removed"
+rmdir "$1/inside"
+SH
+	chmod +x "$T/job.sh"
+	local lock i pids=()
+	lock=$(lock_name "$(readlink -f "$T/job.sh")")
+	for ((i = 0; i < 150; i++)); do
+		timeout 30 env LD_PRELOAD="$PRELOAD" "$T/job.sh" "$T" "$lock" 3>&- &
+		pids+=($!)
+		single --prune --older 0 >/dev/null &
+		pids+=($!)
+	done
+	wait "${pids[@]}" || true
+	[ ! -e "$T/two" ]
+	[ ! -e "$T/removed" ]
+	[ ! -e "$T/inside" ]
+}

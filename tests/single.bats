@@ -397,8 +397,8 @@ usage_error() {
 	[ "${lines[0]}" = "Usage: single [OPTIONS] [--] COMMAND [ARGS...]" ]
 	local o
 	for o in "-w, --wait" "-E, --conflict-exit" "-k, --key" "-d, --dir" "-a, --args" \
-		"-m, --max" "-r, --replace" "-v, --verbose" --explain --list "-h, --help" \
-		"-V, --version"; do
+		"-m, --max" "-r, --replace" "-s, --stale" "-q, --queue" "-v, --verbose" \
+		--explain --list --json --prune --older "-h, --help" "-V, --version"; do
 		grep -qe "$o" <<<"$output"
 	done
 	run single --help
@@ -528,14 +528,14 @@ usage_error() {
 	single /bin/true                      # now free
 	run single --list
 	[ "$status" -eq 0 ]
-	[[ ${lines[0]} =~ ^STATE\ +PID\ +PROGRAM\ +SINCE\ +KEY$ ]]
+	[[ ${lines[0]} =~ ^STATE\ +PID\ +PROGRAM\ +SINCE\ +FOR\ +SKIPPED\ +WAITING\ +KEY$ ]]
 	[ "${#lines[@]}" -eq 5 ]
 	local today
 	today=$(date +%Y-%m-%d)
-	grep -Eqx "held +$HOLDER_PID +holder +$today [0-9:]{8} $BIN/holder" <<<"$output"
-	grep -Eqx "held +$work_pid +mbsync +$today [0-9:]{8} $BIN/mbsync work" <<<"$output"
-	grep -Eqx "held +$(cat "$T/k.ready") +holder +$today [0-9:]{8} mail box \(SINGLE_KEY\)" <<<"$output"
-	grep -Eqx "free +- +- +- +$(readlink -f /bin/true)" <<<"$output"
+	grep -Eqx "held +$HOLDER_PID +holder +$today [0-9:]{8} +[0-9dhms]+ +0 +0 $BIN/holder" <<<"$output"
+	grep -Eqx "held +$work_pid +mbsync +$today [0-9:]{8} +[0-9dhms]+ +0 +0 $BIN/mbsync work" <<<"$output"
+	grep -Eqx "held +$(cat "$T/k.ready") +holder +$today [0-9:]{8} +[0-9dhms]+ +0 +0 mail box \(SINGLE_KEY\)" <<<"$output"
+	grep -Eqx "free +- +- +- +- +- +0 $(readlink -f /bin/true)" <<<"$output"
 	release h
 	release k "$(cat "$T/k.ready")"
 	: >"$T/release.work"
@@ -554,8 +554,8 @@ usage_error() {
 	single_bg q -m 2 "$T/a-b/my prog+100%" "$T/q.ready" "$T/release.q"
 	wait_for_file "$T/q.ready"
 	run single --list
-	grep -Fqx "$T/a-b/my prog+100%" <<<"$(cut -c 56- <<<"$output")"
-	grep -Fqx "$T/a-b/my prog+100% (slot 2)" <<<"$(cut -c 56- <<<"$output")"
+	grep -Fqx "$T/a-b/my prog+100%" <<<"$(cut -c 82- <<<"$output")"
+	grep -Fqx "$T/a-b/my prog+100% (slot 2)" <<<"$(cut -c 82- <<<"$output")"
 	[ "$(grep -c '^held ' <<<"$output")" -eq 2 ]
 	release p "$(cat "$T/p.ready")"
 	release q "$(cat "$T/q.ready")"
@@ -576,7 +576,7 @@ usage_error() {
 	# a live pid written into a lock file nobody holds: free
 	echo $$ >"$(lock_name "$BIN/forker")"
 	run single --list
-	grep -Eq "^free +- +- +- +$BIN/forker$" <<<"$output"
+	grep -Eq "^free +- +- +- +- +- +0 $BIN/forker$" <<<"$output"
 }
 
 @test "--list counts a lock taken by flock(1) as held, and honours -d and SINGLE_DIR" {
