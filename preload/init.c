@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
@@ -56,6 +57,24 @@ static void leave_environment(int stay, char *preload)
 /* key_identify has not been asked yet */
 #define NOT_YET (-4096)
 
+/* The key's path is the constructor's one big buffer: PATH_MAX bytes
+ * would take a quarter of a 16 KiB stack.  So it lives in pages of its
+ * own, mapped only for a start that needs a path, and unmapped before
+ * the lock is taken. */
+static int key_path_map(struct key *k)
+{
+	if (!k->path && !(k->path = sys_mmap_anon(PATH_MAX)))
+		return -ENOMEM;
+	return 0;
+}
+
+static void key_path_unmap(struct key *k)
+{
+	if (k->path)
+		sys_munmap(k->path, PATH_MAX);
+	k->path = NULL;
+}
+
 /* SINGLE_PROGRAMS: is this one of them?  Names are settled without a
  * system call; only a list with a path in it needs the resolved path. */
 static int listed(const char *programs, int argc, char **argv,
@@ -64,7 +83,7 @@ static int listed(const char *programs, int argc, char **argv,
 	key_started_as(k, argc, argv);
 	if (programs_match(programs, k->started_as, NULL))
 		return 1;
-	if (!programs_has_path(programs))
+	if (!programs_has_path(programs) || key_path_map(k) < 0)
 		return 0;
 	*identified = key_identify(k, argc, argv);
 	return *identified == 0 && programs_match(programs, k->started_as, k->path);
@@ -103,6 +122,11 @@ static int name_the_lock(const struct settings *st, struct key *k, int identifie
 {
 	int rc = identified;
 
+	if ((rc = key_path_map(k)) < 0) {
+		say("cannot tell which program %s is: %s", argv[0], strerror(-rc));
+		return EXIT_OSERR;
+	}
+	rc = identified;
 	/* SINGLE_KEY names the lock outright: nothing to ask the kernel but
 	 * whether a launcher's command will lock itself */
 	if (st->key)
@@ -124,13 +148,14 @@ static void run(const char *const raw[VAR_N], char *preload, int argc,
 		char **argv)
 {
 	struct settings st;
-	struct key key = { .started_as = NULL };
+	struct key key = { .path = NULL };
 	struct lockdir dir = { .fd = -1 };
 	struct lock_request rq;
 	char name[LOCKNAME_MAX];
 	int identified = NOT_YET, status;
 
 	if (raw[VAR_PROGRAMS] && !listed(raw[VAR_PROGRAMS], argc, argv, &key, &identified)) {
+		key_path_unmap(&key);
 		not_listed(raw, &key);
 		return;
 	}
@@ -139,16 +164,17 @@ static void run(const char *const raw[VAR_N], char *preload, int argc,
 	if (!key.started_as)
 		key_started_as(&key, argc, argv);
 	status = name_the_lock(&st, &key, identified, argc, argv, name);
+	rq.st = &st;
+	rq.label = key_label(&key, &st);
+	rq.program = key.started_as;
+	rq.name = name;
+	if (status == 0 && st.explain)
+		explain(&rq, &key);
+	key_path_unmap(&key);
 	if (status == KEY_NOT_MINE)
 		return;         /* the command it runs locks itself */
 	if (status)
 		goto error;
-	rq.st = &st;
-	rq.label = key_label(&key, &st);
-	rq.program = key.started_as ? key.started_as : path_basename(key.path);
-	rq.name = name;
-	if (st.explain)
-		explain(&rq, &key);
 	switch (lock_take(&rq, &dir, &status)) {
 	case LOCK_TAKEN:
 		leave_environment(st.programs != NULL, preload);

@@ -177,8 +177,7 @@ int key_identify(struct key *k, int argc, char **argv)
 
 const char *key_label(const struct key *k, const struct settings *st)
 {
-	return st->key ? st->key : k->started_as ? k->started_as :
-	       path_basename(k->path);
+	return st->key ? st->key : k->started_as;
 }
 
 /* "dev=MAJ:MIN,ino=N": a nameless program's identity, as a key part. */

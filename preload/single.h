@@ -315,7 +315,8 @@ SINGLE_HIDDEN int elf_kind(int fd);
 
 /* What was started, as far as the key is concerned. */
 struct key {
-	char path[PATH_MAX];        /* resolved path of what was started */
+	char *path;                 /* resolved path of what was started:
+				     * PATH_MAX bytes of the caller's */
 	const char *started_as;     /* basename as started, for SINGLE_PROGRAMS */
 	char *const *args;          /* what follows it on the command line */
 	int nargs;
