@@ -340,3 +340,14 @@ wait_gone() {
 		sleep 0.01
 	done
 }
+
+# start_running NAME [ENV=VALUE...] [-- CMD...]: start_holder, but fail at
+# once when the start ends before its main has run (a refused start), not
+# after wait_for_file's 10 s.
+start_running() {
+	start_bg "$@"
+	HOLDER_PID=$BG_PID
+	# shellcheck disable=SC2034  # used by the bats files
+	HOLDER_LOCK=$(holder_lock)
+	wait_for_file_while "$T/$1.ready" "$HOLDER_PID"
+}
