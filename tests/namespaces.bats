@@ -17,7 +17,10 @@ setup() {
 	command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
 	[ "$(id -u)" -eq 0 ] || skip "namespaces and mounts need root"
 }
-teardown() { common_teardown; }
+teardown() {
+	kill_leftovers
+	common_teardown
+}
 
 # in_pid_ns TEXT [ARG...]: bash -c TEXT as PID 1 of a new PID namespace
 # that still sees this namespace's /proc; $T/nsproc is the new
