@@ -199,3 +199,57 @@ recursion() {
 	[ -e "$T/third.ready" ]
 	release first
 }
+
+# profile_shell ENV=VALUE... -- TEXT [ARG...]: bash -c TEXT run as a shell
+# whose profile exported LD_PRELOAD and ENV=VALUE...: the shell and
+# everything it starts see them (bounded to 10 s)
+profile_shell() {
+	local envs=()
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	timeout 10 env LD_PRELOAD="$PRELOAD" "${envs[@]}" bash -c "$@"
+}
+
+@test "SINGLE_PROGRAMS=mbsync exported with a SINGLE_WAIT typo: unlisted programs (bash, ls, env) run silently; mbsync gets the one-line error, status 64" {
+	local text='ls -d /; echo "ls $?"; bash -c true; echo "bash $?"; env >/dev/null; echo "env $?"'
+	run profile_shell SINGLE_PROGRAMS=mbsync SINGLE_WAIT=5s -- "$text"
+	echo "status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = $'/\nls 0\nbash 0\nenv 0' ]
+	run profile_shell SINGLE_PROGRAMS=mbsync SINGLE_WAIT=5s SYNC_DIR="$T" -- \
+		'"$0" work; echo "mbsync $?"' "$BIN/mbsync"
+	echo "status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = "libsingle: SINGLE_WAIT: invalid value '5s' (expected seconds, a decimal number such as 2.5, or inf)"$'\nmbsync 64' ]
+	[ -z "$(find "$T" -name 'ran.work.*')" ]
+	[ ! -e "$SINGLE_DIR" ]
+}
+
+@test "an invalid SINGLE_PROGRAMS (':' or the relative 'bin/mbsync') locks nothing and says nothing: every program, mbsync too, runs untouched" {
+	local list typo first second
+	mkfifo "$T/release.work"
+	for list in : bin/mbsync; do
+		# alone, and beside a SINGLE_WAIT typo
+		for typo in SINGLE_VERBOSE=0 SINGLE_WAIT=5s; do
+			run profile_shell SINGLE_PROGRAMS="$list" "$typo" -- \
+				'ls -d /; echo "ls $?"; bash -c true; echo "bash $?"'
+			echo "SINGLE_PROGRAMS=$list $typo: status $status: $output" >&2
+			[ "$status" -eq 0 ]
+			[ "$output" = $'/\nls 0\nbash 0' ]
+			# mbsync runs (and waits for its release): twice at once
+			env LD_PRELOAD="$PRELOAD" SINGLE_PROGRAMS="$list" "$typo" SYNC_DIR="$T" \
+				"$BIN/mbsync" work 3>&- &
+			first=$!
+			wait_for_file_while "$T/ran.work.$first" "$first"
+			env LD_PRELOAD="$PRELOAD" SINGLE_PROGRAMS="$list" "$typo" SYNC_DIR="$T" \
+				"$BIN/mbsync" work 3>&- &
+			second=$!
+			wait_for_file_while "$T/ran.work.$second" "$second"
+			: >"$T/release.work"
+			wait "$first"
+			wait "$second"
+			rm -f "$T"/ran.work.*
+			[ ! -e "$SINGLE_DIR" ]
+		done
+	done
+}

@@ -316,3 +316,48 @@ on_host_b() {
 	[ -s "$T/boot_id.b" ] || cat /proc/sys/kernel/random/uuid >"$T/boot_id.b"
 	timeout 20 "$TESTS_DIR/hostb.sh" "$T/boot_id.b" "$@"
 }
+
+# ---- starts that fork, and processes that are not the test's children -----
+
+# wait_for_file_while FILE PID [SECONDS]: wait_for_file, but fail at once
+# when PID (the start that should write FILE) has ended without writing it.
+wait_for_file_while() {
+	local file=$1 pid=$2 tries=$(( ${3:-10} * 100 ))
+	until [ -e "$file" ]; do
+		tries=$((tries - 1))
+		if [ "$tries" -le 0 ] || ! kill -0 "$pid" 2>/dev/null; then
+			[ -e "$file" ] && return 0
+			echo "$file never appeared (pid $pid ended, or ${3:-10} s passed)" >&2
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
+# wait_gone PID [SECONDS]: until PID has ended: a process that is not this
+# shell's child (a daemon, what setsid -f started), which `wait` cannot
+# wait for.  A zombie has ended (its reaper may take its time).  Fails
+# after SECONDS (default 10).
+wait_gone() {
+	local tries=$(( ${2:-10} * 100 ))
+	while kill -0 "$1" 2>/dev/null &&
+		[ "$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]; do
+		tries=$((tries - 1))
+		if [ "$tries" -le 0 ]; then
+			echo "pid $1 never ended" >&2
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
+# start_running NAME [ENV=VALUE...] [-- CMD...]: start_holder, but fail at
+# once when the start ends before its main has run (a refused start), not
+# after wait_for_file's 10 s.
+start_running() {
+	start_bg "$@"
+	HOLDER_PID=$BG_PID
+	# shellcheck disable=SC2034  # used by the bats files
+	HOLDER_LOCK=$(holder_lock)
+	wait_for_file_while "$T/$1.ready" "$HOLDER_PID"
+}

@@ -299,3 +299,128 @@ inline() {
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "key: $BIN/holder" ]
 }
+
+# hold_with_flock LOCKFILE NAME: flock(1) holds LOCKFILE, in the
+# background, until NAME is released (as start_holder's holders are)
+hold_with_flock() {
+	mkfifo "$T/release.$2"
+	flock "$1" "$BIN/holder" "$T/$2.ready" "$T/release.$2" 3>&- &
+	HOLDER_PID=$!
+	wait_for_file_while "$T/$2.ready" "$HOLDER_PID"
+}
+
+# as_bare STATUS CMD...: CMD, preloaded, ends as it does without the
+# library (status STATUS, the same output), and makes one lock file,
+# LOCK_FILE; a start while someone holds that file is skipped.  (Not
+# `run`: bats warns about a status of 127.)
+as_bare() {
+	local want=$1 bare got status
+	shift
+	status=0
+	bare=$("$@" 2>&1) || status=$?
+	echo "bare: status $status: $bare" >&2
+	[ "$status" -eq "$want" ]
+	status=0
+	got=$(try_start "$@" 2>&1) || status=$?
+	echo "preloaded: status $status: $got" >&2
+	[ "$status" -eq "$want" ]
+	[ "$got" = "$bare" ]
+	[ "$(find "$SINGLE_DIR" -type f | wc -l)" -eq 1 ]
+	LOCK_FILE=$(find "$SINGLE_DIR" -type f)
+	hold_with_flock "$LOCK_FILE" flock
+	run try_start "$@"
+	echo "while held: status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	release flock
+}
+
+@test "perl -S job.pl (a script found on PATH) runs as without the library; two copies exclude each other, and ./job.pl" {
+	mkdir "$T/bin"
+	write_job "$T/bin/job.pl"
+	start_running h PATH="$T/bin:$PATH" -- perl -S job.pl "$T/h.ready" "$T/release.h"
+	[ "$(lock_holders "$(lock_name "$R/bin/job.pl")")" = "$HOLDER_PID" ]
+	run try_start PATH="$T/bin:$PATH" perl -S job.pl "$T/second.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/second.ready" ]
+	run try_start "$T/bin/job.pl" "$T/third.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/third.ready" ]
+	release h
+}
+
+@test "node --title foo job.js runs as without the library; two copies exclude each other" {
+	command -v node >/dev/null || skip "node is not installed"
+	write_job job.js
+	start_running h -- node --title foo job.js "$T/h.ready" "$T/release.h"
+	[ "$(lock_holders "$(lock_name "$R/job.js")")" = "$HOLDER_PID" ]
+	run try_start node --title foo job.js "$T/second.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/second.ready" ]
+	release h
+}
+
+@test "bash missing.sh: bash's own error and status 127, as without the library; a start is skipped while another holds its lock" {
+	as_bare 127 bash missing.sh
+	[[ ${LOCK_FILE##*/} == *bash*missing.sh* ]]
+}
+
+@test "python3 with an unknown option and a missing script: python's own usage error and status 2, as without the library; a start is skipped while another holds its lock" {
+	as_bare 2 "$PYTHON" --bogus missing.py
+	[[ ${LOCK_FILE##*/} == *python*missing.py* ]]
+}
+
+# the dynamic loader of /bin/true, as its program header names it
+ld_so() {
+	local ld
+	ld=$(readelf -l /bin/true 2>/dev/null | sed -n 's/.*program interpreter: \(.*\)\]$/\1/p')
+	[ -n "$ld" ] || ld=$(ldd /bin/true 2>/dev/null | awk '$1 ~ /^\// { print $1 }')
+	echo "$ld"
+}
+
+@test "ld.so PROGRAM is keyed by PROGRAM: it excludes PROGRAM started directly, and ld.so /bin/echo runs beside it" {
+	local ld
+	ld=$(ld_so)
+	[ -n "$ld" ] && "$ld" /bin/true || skip "the dynamic loader cannot be run directly"
+	start_running ld -- "$ld" "$BIN/holder" "$T/ld.ready" "$T/release.ld"
+	[ "$(lock_holders "$HOLDER_LOCK")" = "$HOLDER_PID" ]
+	run try_start "$BIN/holder" "$T/direct.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/direct.ready" ]
+	run try_start "$ld" /bin/echo hello
+	[ "$status" -eq 0 ]
+	[ "$output" = hello ]
+	release ld
+	# and the other way round
+	start_running direct
+	run try_start "$ld" "$BIN/holder" "$T/via.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/via.ready" ]
+	release direct
+}
+
+@test "two different programs run from memfds of the same name run side by side; the same memfd started again is skipped (its key is the memfd's dev and ino)" {
+	local a
+	mkfifo "$T/release.a"
+	"$BIN/memfdexec" -p "$PRELOAD" job "$BIN/holder" "$T/a.ready" "$T/release.a" 3>&- &
+	a=$!
+	wait_for_file_while "$T/a.ready" "$a"
+	[ "$(readlink "/proc/$a/exe")" = "/memfd:job (deleted)" ]
+	# another program in another memfd called job
+	run timeout 10 "$BIN/memfdexec" -p "$PRELOAD" job "$BIN/envholder" "$T/b.ready"
+	echo "status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	[ -e "$T/b.ready" ]
+	# the first one's memfd, executed again through /proc/PID/exe
+	run try_start "/proc/$a/exe" "$T/c.ready" /dev/null
+	echo "status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/c.ready" ]
+	# one lock file each, named by the memfd and its identity
+	[ "$(find "$SINGLE_DIR" -name 'memfd:job*dev*ino*.lock' | wc -l)" -eq 2 ]
+	: >"$T/release.a"
+	wait "$a"
+}

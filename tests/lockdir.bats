@@ -369,3 +369,48 @@ waits_again() {
 	# nothing but text: no stack bytes after the line
 	[ "$(printf '%s' "$output" | tr -d '[:print:]\n' | wc -c)" -eq 0 ]
 }
+
+@test "SINGLE_DIR=LINK/ (a symlink to a directory, with a trailing slash) is refused: one line, status 77, nothing made there" {
+	mkdir -m 700 "$T/real"
+	ln -s real "$T/symdir"
+	run try_start SINGLE_DIR="$T/symdir/" "$BIN/holder" "$T/refused.ready" /dev/null
+	echo "status $status, output: $output" >&2
+	[ "$status" -eq 77 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ $output == "libsingle: unsafe lock directory $T/symdir/: "* ]]
+	[ ! -e "$T/refused.ready" ]
+	[ -z "$(ls -A "$T/real")" ]
+}
+
+@test "SINGLE_DIR=LINK/ is refused for what it is, as LINK is: 'a symbolic link'" {
+	mkdir -m 700 "$T/real"
+	ln -s real "$T/symdir"
+	refused 77 "libsingle: unsafe lock directory $T/symdir: a symbolic link" \
+		SINGLE_DIR="$T/symdir" "$BIN/holder" "$T/refused.ready" /dev/null
+	refused 77 "libsingle: unsafe lock directory $T/symdir/: a symbolic link" \
+		SINGLE_DIR="$T/symdir/" "$BIN/holder" "$T/refused.ready" /dev/null
+	[ -z "$(ls -A "$T/real")" ]
+}
+
+@test "SINGLE_DIR=LINK/. and DIR/.. are refused as invalid: one line, status 64, nothing made there" {
+	mkdir -m 700 "$T/real"
+	ln -s real "$T/symdir"
+	refused 64 "libsingle: SINGLE_DIR: invalid value '$T/symdir/.' (a lock directory may not end in '.' or '..')" \
+		SINGLE_DIR="$T/symdir/." "$BIN/holder" "$T/refused.ready" /dev/null
+	refused 64 "libsingle: SINGLE_DIR: invalid value '$T/symdir/./' (a lock directory may not end in '.' or '..')" \
+		SINGLE_DIR="$T/symdir/./" "$BIN/holder" "$T/refused.ready" /dev/null
+	refused 64 "libsingle: SINGLE_DIR: invalid value '$T/real/sub/..' (a lock directory may not end in '.' or '..')" \
+		SINGLE_DIR="$T/real/sub/.." "$BIN/holder" "$T/refused.ready" /dev/null
+	[ -z "$(ls -A "$T/real")" ]
+}
+
+@test "a lock file that is a hard link to another file (ln important.txt DIR/@job.lock) is refused: one line, status 77, the file untouched" {
+	mkdir -m 700 "$SINGLE_DIR"
+	printf 'important\n' >"$T/important.txt"
+	ln "$T/important.txt" "$SINGLE_DIR/@job.lock"
+	refused 77 "libsingle: unsafe lock file $SINGLE_DIR/@job.lock: 2 hard links, not one" \
+		SINGLE_KEY=job "$BIN/holder" "$T/refused.ready" /dev/null
+	[ "$(cat "$T/important.txt")" = important ]
+	[ "$(stat -c %s "$T/important.txt")" -eq 10 ]
+	lock_is_free "$T/important.txt"
+}

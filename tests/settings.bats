@@ -213,3 +213,37 @@ setup_error() {
 	is_locked "$(holder_lock)"
 	release small "$pid"
 }
+
+@test "SINGLE_DIR=locks (a relative path) is refused in every working directory: one line, status 64, no directory made" {
+	local d
+	for d in a b; do
+		mkdir "$T/$d"
+		cd "$T/$d"
+		run try_start SINGLE_DIR=locks "$BIN/holder" "$T/$d.ready" /dev/null
+		echo "in $d: status $status, output: $output" >&2
+		[ "$status" -eq 64 ]
+		[ "$output" = "libsingle: SINGLE_DIR: invalid value 'locks' (a lock directory must be an absolute path)" ]
+		[ ! -e "$T/$d/locks" ]
+		[ ! -e "$T/$d.ready" ]
+	done
+}
+
+@test "an invalid value with a newline in it is printed as one line, the newline written \\n" {
+	run try_start SINGLE_WAIT=$'1\nlibsingle: forged line' "$BIN/holder" "$T/r" /dev/null
+	echo "status $status, output: $output" >&2
+	[ "$status" -eq 64 ]
+	[ "$(printf '%s\n' "$output" | wc -l)" -eq 1 ]
+	[ "$output" = "libsingle: SINGLE_WAIT: invalid value '1\\nlibsingle: forged line' (expected seconds, a decimal number such as 2.5, or inf)" ]
+	[ ! -e "$T/r" ]
+}
+
+@test "SINGLE_REPLACE=inf (or INF, abc, -1) is refused with a message that does not offer inf" {
+	local v
+	for v in inf INF abc -1; do
+		run try_start "SINGLE_REPLACE=$v" "$BIN/holder" "$T/r" /dev/null
+		echo "SINGLE_REPLACE=$v: status $status, output: $output" >&2
+		[ "$status" -eq 64 ]
+		[ "$output" = "libsingle: SINGLE_REPLACE: invalid value '$v' (expected seconds, a decimal number such as 2.5)" ]
+		[ ! -e "$T/r" ]
+	done
+}

@@ -109,3 +109,30 @@ waiter_says() {
 	[ -z "$stderr" ]
 	[ -e "$T/r" ]
 }
+
+# broken_stderr CMD...: CMD with its stderr a pipe that nobody reads (a
+# write gets EPIPE, and SIGPIPE at its default action), bounded to 10 s
+broken_stderr() {
+	mkfifo "$T/stderr.pipe"
+	timeout 10 bash -c 'exec 7<>"$0" 8>"$0" 7<&-; exec env --default-signal=PIPE "$@" 2>&8 8>&-' \
+		"$T/stderr.pipe" "$@"
+}
+
+@test "SINGLE_VERBOSE=1 with stderr a pipe nobody reads: a skipped start exits with SINGLE_CONFLICT_EXIT=75, not killed by SIGPIPE" {
+	start_holder first
+	run broken_stderr LD_PRELOAD="$PRELOAD" SINGLE_VERBOSE=1 SINGLE_CONFLICT_EXIT=75 \
+		"$BIN/holder" "$T/second.ready" /dev/null
+	echo "status $status: $output" >&2
+	[ "$status" -eq 75 ]
+	[ -z "$output" ]
+	[ ! -e "$T/second.ready" ]
+	release first
+}
+
+@test "an invalid setting with stderr a pipe nobody reads exits 64, not killed by SIGPIPE" {
+	run broken_stderr LD_PRELOAD="$PRELOAD" SINGLE_WAIT=5s "$BIN/holder" "$T/r" /dev/null
+	echo "status $status: $output" >&2
+	[ "$status" -eq 64 ]
+	[ -z "$output" ]
+	[ ! -e "$T/r" ]
+}

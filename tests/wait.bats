@@ -141,3 +141,77 @@ state_after_wait() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "$without" ]
 }
+
+# bg_waiter NAME LOCKFILE CMD...: CMD (a waiting start) in the background,
+# WAITER_PID; returns once it is blocked waiting for LOCKFILE, fails if it
+# ends first or never waits within 10 s
+bg_waiter() {
+	local name=$1 lock=$2 tries=1000
+	shift 2
+	"$@" 3>&- &
+	WAITER_PID=$!
+	until waiting_on "$lock" "$WAITER_PID"; do
+		tries=$((tries - 1))
+		if [ "$tries" -le 0 ] || [ -e "$T/$name.ready" ] ||
+			! kill -0 "$WAITER_PID" 2>/dev/null; then
+			echo "start $name never waited for $lock" >&2
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
+@test "with no signal allowed to queue (ulimit -i 0), SINGLE_WAIT=30 waits and runs as soon as the holder ends" {
+	start_holder first
+	# prlimit sets the limit for the start alone (timeout would warn)
+	bg_waiter w "$HOLDER_LOCK" prlimit --sigpending=0 \
+		env LD_PRELOAD="$PRELOAD" SINGLE_WAIT=30 "$BIN/holder" "$T/w.ready" /dev/null
+	[ ! -e "$T/w.ready" ]
+	release first
+	wait_for_file_while "$T/w.ready" "$WAITER_PID"
+	wait "$WAITER_PID"
+}
+
+@test "with no signal allowed to queue (ulimit -i 0), SINGLE_WAIT=0.5 gives up at its deadline with SINGLE_CONFLICT_EXIT" {
+	local t0 ms
+	start_holder first
+	t0=$(now_ms)
+	run timeout 10 prlimit --sigpending=0 env LD_PRELOAD="$PRELOAD" SINGLE_WAIT=0.5 \
+		SINGLE_CONFLICT_EXIT=75 "$BIN/holder" "$T/w.ready" /dev/null
+	ms=$(($(now_ms) - t0))
+	echo "status $status after $ms ms: $output" >&2
+	[ "$status" -eq 75 ]
+	[ -z "$output" ]
+	[ ! -e "$T/w.ready" ]
+	[ "$ms" -ge 500 ]
+	[ "$ms" -lt 5000 ]
+	release first
+}
+
+@test "every real-time signal blocked and pending at start is still pending at main after a finite wait" {
+	local rt
+	rt=$(seq -s ' ' "$(kill -l RTMIN)" "$(kill -l RTMAX)")
+	start_holder first SINGLE_KEY=rt
+	bg_waiter w "$SINGLE_DIR/@rt.lock" env RTBLOCK_QUEUE=1 SINGLE_KEY=rt SINGLE_WAIT=30 \
+		LD_PRELOAD="$PRELOAD" "$BIN/rtblock" "$T/w.ready"
+	release first
+	wait_for_file_while "$T/w.ready" "$WAITER_PID"
+	cat "$T/w.ready" >&2
+	[ "$(sed -n 's/^before: //p' "$T/w.ready")" = "$rt" ]
+	[ "$(sed -n 's/^main: //p' "$T/w.ready")" = "$rt" ]
+	wait "$WAITER_PID"
+}
+
+@test "a blocked real-time signal sent to a waiter during its wait is still pending at main" {
+	start_holder first SINGLE_KEY=rt
+	bg_waiter w "$SINGLE_DIR/@rt.lock" env SINGLE_KEY=rt SINGLE_WAIT=30 \
+		LD_PRELOAD="$PRELOAD" "$BIN/rtblock" "$T/w.ready"
+	kill -s RTMAX "$WAITER_PID"
+	kill -s RTMIN "$WAITER_PID"
+	release first
+	wait_for_file_while "$T/w.ready" "$WAITER_PID"
+	cat "$T/w.ready" >&2
+	[ "$(sed -n 's/^before: //p' "$T/w.ready")" = "" ]
+	[ "$(sed -n 's/^main: //p' "$T/w.ready")" = "$(kill -l RTMIN) $(kill -l RTMAX)" ]
+	wait "$WAITER_PID"
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env bats
+# Launchers that fork or clear the environment (issue #9.1): the lock
+# belongs to the program the launcher runs, in the program's own process,
+# whether the launcher execs it (env), forks it and waits (timeout), or
+# forks it and goes away (setsid -f, setsid in a process-group leader).
+# And a launcher's command is only looked at, never opened as a file
+# (issue #10.13).
+
+load helpers
+
+setup() { common_setup; }
+teardown() {
+	# what setsid started is nobody's child here
+	kill_leftovers
+	common_teardown
+}
+
+# reaped FILE N: tests/bin/reap wrote that N processes ended, each with
+# status 0
+reaped() {
+	local want='' i
+	for ((i = 0; i < $2; i++)); do want+="exited 0"$'\n'; done
+	[ "$(cat "$1")" = "${want%$'\n'}" ]
+}
+
+@test "setsid -f twice: the first copy runs and holds the lock after setsid has gone, the second is skipped" {
+	local lock pid
+	lock=$(holder_lock)
+	mkfifo "$T/release.first"
+	# setsid -f forks, and its first process exits at once
+	env LD_PRELOAD="$PRELOAD" setsid -f "$BIN/holder" "$T/first.ready" "$T/release.first" 3>&-
+	wait_for_file "$T/first.ready"
+	pid=$(cat "$T/first.ready")
+	[ "$(lock_holders "$lock")" = "$pid" ]
+	# reap waits for setsid and for the child it leaves behind
+	run timeout 10 "$BIN/reap" env LD_PRELOAD="$PRELOAD" \
+		setsid -f "$BIN/holder" "$T/second.ready" /dev/null
+	echo "status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = $'exited 0\nexited 0' ]
+	[ ! -e "$T/second.ready" ]
+	[ "$(lock_holders "$lock")" = "$pid" ]
+	: >"$T/release.first"
+	wait_gone "$pid"
+	lock_is_free "$lock"
+}
+
+@test "setsid in a process-group leader (it forks): the first copy runs and holds the lock, the second is skipped" {
+	local lock pid reaper
+	lock=$(holder_lock)
+	mkfifo "$T/release.first"
+	# reap -g: setsid leads its process group, as under a shell with job
+	# control, so it cannot call setsid() itself and forks
+	"$BIN/reap" -g env LD_PRELOAD="$PRELOAD" \
+		setsid "$BIN/holder" "$T/first.ready" "$T/release.first" >"$T/first.reaped" 3>&- &
+	reaper=$!
+	wait_for_file "$T/first.ready"
+	pid=$(cat "$T/first.ready")
+	# the holder is setsid's child, a session leader of its own
+	[ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]
+	[ "$(lock_holders "$lock")" = "$pid" ]
+	run timeout 10 "$BIN/reap" -g env LD_PRELOAD="$PRELOAD" \
+		setsid "$BIN/holder" "$T/second.ready" /dev/null
+	echo "status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = $'exited 0\nexited 0' ]
+	[ ! -e "$T/second.ready" ]
+	[ "$(lock_holders "$lock")" = "$pid" ]
+	: >"$T/release.first"
+	wait "$reaper"
+	reaped "$T/first.reaped" 2
+	lock_is_free "$lock"
+}
+
+@test "timeout 30 PROGRAM: PROGRAM's process holds the lock, not timeout's; a second start, with or without timeout, is skipped" {
+	local pid
+	start_holder first -- timeout 30 "$BIN/holder" "$T/first.ready" "$T/release.first"
+	pid=$(cat "$T/first.ready")
+	# timeout forked: the holder is its child
+	[ "$pid" != "$HOLDER_PID" ]
+	[ "$(lock_holders "$HOLDER_LOCK")" = "$pid" ]
+	run try_start timeout 30 "$BIN/holder" "$T/second.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/second.ready" ]
+	run try_start "$BIN/holder" "$T/third.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/third.ready" ]
+	[ "$(lock_holders "$HOLDER_LOCK")" = "$pid" ]
+	finish first
+	lock_is_free "$HOLDER_LOCK"
+}
+
+@test "env -i PROGRAM, alone or under timeout (env drops LD_PRELOAD): PROGRAM's process holds PROGRAM's lock, a second start is skipped" {
+	local lock pid
+	lock=$(holder_lock)
+	start_holder first -- env -i "$BIN/holder" "$T/first.ready" "$T/release.first"
+	# env carried the lock into PROGRAM, the same process
+	[ "$(cat "$T/first.ready")" = "$HOLDER_PID" ]
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	run try_start env -i "$BIN/holder" "$T/second.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/second.ready" ]
+	run try_start timeout 30 env -i "$BIN/holder" "$T/third.ready" /dev/null
+	echo "status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/third.ready" ]
+	finish first
+	lock_is_free "$lock"
+	# timeout forks; env, its child, takes PROGRAM's lock into PROGRAM
+	start_holder fourth -- timeout 30 env -i "$BIN/holder" "$T/fourth.ready" "$T/release.fourth"
+	pid=$(cat "$T/fourth.ready")
+	[ "$pid" != "$HOLDER_PID" ]
+	[ "$(lock_holders "$lock")" = "$pid" ]
+	run try_start env -i "$BIN/holder" "$T/fifth.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/fifth.ready" ]
+	finish fourth
+	lock_is_free "$lock"
+}
+
+# in_fifo_open PID: PID is blocked in open() on a FIFO, waiting for the
+# other end (the kernel's wait_for_partner)
+in_fifo_open() {
+	[ "$(cat "/proc/$1/wchan" 2>/dev/null)" = wait_for_partner ] ||
+		grep -q fifo_open "/proc/$1/stack" 2>/dev/null
+}
+
+@test "env FIFO: the library never opens a launcher's command that is a FIFO (a writer blocked on it stays blocked)" {
+	local writer tries=1000
+	mkfifo -m 0755 "$T/cmd"
+	run env "$T/cmd"
+	local bare_status=$status bare_output=$output
+	[ "$bare_status" -eq 126 ]
+	# a writer that blocks in open() until someone opens the FIFO to read
+	( exec 7>"$T/cmd"; : >"$T/writer.opened" ) &
+	writer=$!
+	until in_fifo_open "$writer"; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ]
+		sleep 0.01
+	done
+	run try_start env "$T/cmd"
+	echo "status $status: $output" >&2
+	[ "$status" -eq "$bare_status" ]
+	[ "$output" = "$bare_output" ]
+	in_fifo_open "$writer"
+	[ ! -e "$T/writer.opened" ]
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# A /proc the library cannot trust: one that belongs to another PID
+# namespace (issue #9.10), or none at all (#10.2).  Pids read there mean
+# nothing to the caller, so nothing is signalled and no ancestor is
+# believed; a start that needs no pid still works, keyed as always.
+#
+# `unshare --pid --fork` without --mount-proc leaves the parent's /proc in
+# place: a process in the new namespace reads the holder's pid there, but
+# the same number names another process (or none) in its own namespace.
+# The tests mount the namespace's own proc elsewhere ($T/nsproc) only to
+# set ns_last_pid, so that a decoy gets exactly that number.
+
+load helpers
+
+setup() {
+	common_setup
+	command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
+	[ "$(id -u)" -eq 0 ] || skip "namespaces and mounts need root"
+}
+teardown() {
+	kill_leftovers
+	common_teardown
+}
+
+# in_pid_ns TEXT [ARG...]: bash -c TEXT as PID 1 of a new PID namespace
+# that still sees this namespace's /proc; $T/nsproc is the new
+# namespace's own proc.  TEXT gets T, BIN and PRELOAD.  Bounded to 20 s:
+# the whole namespace dies with unshare (--kill-child).
+in_pid_ns() {
+	mkdir -p "$T/nsproc"
+	env T="$T" BIN="$BIN" PRELOAD="$PRELOAD" timeout 20 \
+		unshare --pid --fork --kill-child --mount-proc="$T/nsproc" bash -c "$1" bash "${@:2}"
+}
+
+# The start of a namespace script: a decoy (tests/bin/holder, released by
+# writing $T/release.decoy) whose pid in the namespace is $1, the pid of
+# the holder outside.
+DECOY='
+set -u
+echo $(($1 - 1)) >"$T/nsproc/sys/kernel/ns_last_pid"
+"$BIN/holder" "$T/decoy.ready" "$T/release.decoy" &
+decoy=$!
+[ "$decoy" = "$1" ] || { echo "the decoy got pid $decoy, not $1"; exit 1; }
+while [ ! -e "$T/decoy.ready" ]; do sleep 0.01; done
+'
+
+@test "in a PID namespace that sees its parent's /proc, SINGLE_REPLACE signals nobody: status 69, one line saying why" {
+	in_pid_ns true || skip "cannot make a PID namespace here"
+	start_holder first
+	mkfifo "$T/release.decoy"
+	run in_pid_ns "$DECOY"'
+		timeout 10 env LD_PRELOAD="$PRELOAD" SINGLE_REPLACE=2 \
+			"$BIN/holder" "$T/r.ready" /dev/null 2>"$T/replace.err"
+		echo "replace $?"
+		: 8<>"$T/release.decoy"
+		wait "$decoy"
+		echo "decoy $?"' "$HOLDER_PID"
+	echo "status $status: $output" >&2
+	cat "$T/replace.err" >&2
+	[ "$status" -eq 0 ]
+	# the decoy, which has the holder's number in the namespace, lived on
+	[ "$output" = $'replace 69\ndecoy 0' ]
+	[ "$(cat "$T/replace.err")" = "libsingle: cannot replace holder: /proc is not mounted for this PID namespace, so its holder cannot be verified" ]
+	[ ! -e "$T/r.ready" ]
+	# and the holder outside was not touched either
+	[ "$(lock_holders "$HOLDER_LOCK")" = "$HOLDER_PID" ]
+	finish first
+}
+
+@test "in a PID namespace that sees its parent's /proc, a start whose parent has the holder's pid is skipped (no ancestor is believed)" {
+	in_pid_ns true || skip "cannot make a PID namespace here"
+	start_holder first
+	# the start's parent, timeout, gets the holder's number in the namespace
+	run in_pid_ns '
+		set -u
+		echo $(($1 - 1)) >"$T/nsproc/sys/kernel/ns_last_pid"
+		timeout 10 env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/a.ready" /dev/null &
+		parent=$!
+		[ "$parent" = "$1" ] || { echo "the parent got pid $parent, not $1"; exit 1; }
+		wait "$parent"
+		echo "start $?"' "$HOLDER_PID"
+	echo "status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = "start 0" ]
+	[ ! -e "$T/a.ready" ]
+	[ "$(lock_holders "$HOLDER_LOCK")" = "$HOLDER_PID" ]
+	finish first
+}
+
+# "${NOPROC[@]}" CMD...: CMD in a mount namespace of its own with /proc
+# unmounted (the same process: unshare and sh exec)
+NOPROC=(unshare -m sh -c 'umount -l /proc && exec "$@"' sh)
+
+@test "without /proc, a start with SINGLE_KEY runs and holds the lock, and a second is skipped" {
+	local pid
+	"${NOPROC[@]}" true || skip "cannot unmount /proc in a mount namespace here"
+	mkfifo "$T/release.first"
+	"${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_KEY=job "$BIN/holder" "$T/first.ready" "$T/release.first" 3>&- &
+	pid=$!
+	wait_for_file_while "$T/first.ready" "$pid"
+	[ "$(cat "$T/first.ready")" = "$pid" ]
+	# seen from outside, where /proc is
+	[ "$(lock_holders "$SINGLE_DIR/@job.lock")" = "$pid" ]
+	run timeout 10 "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_KEY=job "$BIN/holder" "$T/second.ready" /dev/null
+	echo "status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/second.ready" ]
+	release first "$pid"
+	lock_is_free "$SINGLE_DIR/@job.lock"
+}
+
+@test "without /proc, a program is keyed as with it (from AT_EXECFN): the same lock file, which excludes a start that has /proc" {
+	local pid
+	"${NOPROC[@]}" true || skip "cannot unmount /proc in a mount namespace here"
+	mkfifo "$T/release.first"
+	"${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/first.ready" "$T/release.first" 3>&- &
+	pid=$!
+	wait_for_file_while "$T/first.ready" "$pid"
+	[ "$(lock_holders "$(holder_lock)")" = "$pid" ]
+	run try_start "$BIN/holder" "$T/second.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/second.ready" ]
+	release first "$pid"
+	# and the other way round
+	start_running outside
+	run timeout 10 "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/third.ready" /dev/null
+	echo "status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/third.ready" ]
+	release outside
+}
+
+@test "without /proc, SINGLE_REPLACE refuses: status 69, one line saying /proc is not mounted; the holder is untouched" {
+	"${NOPROC[@]}" true || skip "cannot unmount /proc in a mount namespace here"
+	start_holder first SINGLE_KEY=job
+	run timeout 10 "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_KEY=job SINGLE_REPLACE=2 \
+		"$BIN/holder" "$T/r.ready" /dev/null
+	echo "status $status: $output" >&2
+	[ "$status" -eq 69 ]
+	[ "$output" = "libsingle: cannot replace job: /proc is not mounted for this PID namespace, so its holder cannot be verified" ]
+	[ ! -e "$T/r.ready" ]
+	[ "$(lock_holders "$SINGLE_DIR/@job.lock")" = "$HOLDER_PID" ]
+	finish first
+}
+
+@test "without /proc, SINGLE_EXPLAIN exits 0 and gives the state it can: held by an unknown pid, or free" {
+	"${NOPROC[@]}" true || skip "cannot unmount /proc in a mount namespace here"
+	start_holder first SINGLE_KEY=job
+	run timeout 10 "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_KEY=job SINGLE_EXPLAIN=1 \
+		"$BIN/holder" "$T/r.ready" /dev/null
+	echo "status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "key: job (SINGLE_KEY)" ]
+	[ "${lines[1]}" = "lock: $SINGLE_DIR/@job.lock" ]
+	[ "${lines[2]}" = "state: held by an unknown pid" ]
+	run timeout 10 "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_EXPLAIN=1 "$BIN/holder" "$T/r.ready" /dev/null
+	echo "status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "key: $BIN/holder" ]
+	[ "${lines[1]}" = "lock: $(holder_lock)" ]
+	[[ ${lines[2]} == "state: free"* ]]
+	[ ! -e "$T/r.ready" ]
+	finish first
+}

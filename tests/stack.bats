@@ -1,0 +1,63 @@
+#!/usr/bin/env bats
+# How little stack a locked start needs (issue #10.9).  A program that
+# runs under a small `ulimit -s` must not crash with SIGSEGV in the
+# library's constructor before its main ever runs.
+#
+# Measured without address-space randomisation (setarch -R): with it, the
+# kernel moves the first stack pointer down by a random 0-8 KiB, so a
+# limit close to the need works only some of the time.  Without it the
+# same limit gives the same answer on every run.
+
+load helpers
+
+setup() {
+	common_setup
+	command -v setarch >/dev/null || skip "setarch (util-linux) is not installed"
+}
+teardown() { common_teardown; }
+
+# runs_with_stack KIB CMD...: CMD exits 0 under ulimit -s KIB, three
+# times out of three
+runs_with_stack() {
+	local kib=$1 i
+	shift
+	for i in 1 2 3; do
+		setarch -R bash -c 'ulimit -s "$0" && exec "$@"' "$kib" "$@" >/dev/null 2>&1 ||
+			return 1
+	done
+}
+
+# min_stack CMD...: the smallest ulimit -s (KiB, 4 to 64) at which CMD
+# runs, or "none"
+min_stack() {
+	local kib
+	for ((kib = 4; kib <= 64; kib++)); do
+		if runs_with_stack "$kib" "$@"; then
+			echo "$kib"
+			return 0
+		fi
+	done
+	echo none
+}
+
+@test "a locked start runs under the smallest ulimit -s at which the program runs without the library (/bin/true, bash -c true)" {
+	local prog bare lib empty=none failed=0
+	mkdir -m 0700 "$SINGLE_DIR"
+	# for the record: what preloading any library costs (an empty one)
+	echo 'int empty_marker;' | gcc -shared -fPIC -x c -o "$T/empty.so" - 2>/dev/null || true
+	for prog in /bin/true 'bash -c true'; do
+		# shellcheck disable=SC2086  # $prog is a command line
+		bare=$(min_stack $prog)
+		# shellcheck disable=SC2086
+		lib=$(min_stack env LD_PRELOAD="$PRELOAD" $prog)
+		# shellcheck disable=SC2086
+		[ ! -f "$T/empty.so" ] || empty=$(min_stack env LD_PRELOAD="$T/empty.so" $prog)
+		echo "$prog: runs from ulimit -s $bare without the library, from $lib as a locked start (from $empty with an empty library preloaded)" >&2
+		[ "$bare" != none ]
+		# shellcheck disable=SC2086
+		runs_with_stack "$bare" env LD_PRELOAD="$PRELOAD" $prog || failed=1
+	done
+	[ "$failed" -eq 0 ]
+	# the starts were locked ones
+	[ -f "$(lock_name "$(realpath /bin/true)")" ]
+}
