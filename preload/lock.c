@@ -476,8 +476,7 @@ static void explain_status(const struct lock_status *s, int64_t stale_ns)
 	size_t n;
 
 	if (s->state == STATE_FREE) {
-		print_stdout(s->proc_unknown ? "state: free, or held by a process this "
-			     "PID namespace's /proc does not show\n" : "state: free\n");
+		print_stdout("state: free\n");
 		return;
 	}
 	print_stdout(lock_status_stuck(s, stale_ns) ? "state: stuck" : "state: held");

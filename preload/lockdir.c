@@ -96,9 +96,12 @@ static int owned_by_us(int fd, uint32_t owner)
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
-/* A copy of the path without its trailing slashes, in a frame of its own
- * that only this rare spelling pays for. */
-static __attribute__((noinline)) int dir_open_trimmed(const char *path, size_t n)
+/* The directory opened (fi NULL), or looked at without following it
+ * (fi set), by a name without its trailing slashes: they would make the
+ * kernel follow a symlink at the last component.  The copy is made in a
+ * frame of its own that only this rare spelling pays for. */
+static __attribute__((noinline)) int dir_trimmed(const char *path, size_t n,
+						 struct fileinfo *fi)
 {
 	char copy[PATH_MAX];
 
@@ -106,19 +109,28 @@ static __attribute__((noinline)) int dir_open_trimmed(const char *path, size_t n
 		n--;
 	mem_copy(copy, path, n);
 	copy[n] = '\0';
+	if (fi)
+		return sys_fileinfo(AT_FDCWD, copy, SYS_AT_NOFOLLOW, fi);
 	return sys_openat(AT_FDCWD, copy, DIR_FLAGS, 0);
 }
 
-/* The directory, opened without following a symlink at its last
- * component: trailing slashes (which would make the kernel follow it)
- * are left out of the name opened. */
 static int dir_open(const char *path)
 {
 	size_t n = str_len(path);
 
 	if (n <= 1 || path[n - 1] != '/')
 		return sys_openat(AT_FDCWD, path, DIR_FLAGS, 0);
-	return dir_open_trimmed(path, n);
+	return dir_trimmed(path, n, NULL);
+}
+
+/* lstat of the directory's name, trailing slashes left out */
+static int dir_look(const char *path, struct fileinfo *fi)
+{
+	size_t n = str_len(path);
+
+	if (n <= 1 || path[n - 1] != '/')
+		return sys_fileinfo(AT_FDCWD, path, SYS_AT_NOFOLLOW, fi);
+	return dir_trimmed(path, n, fi);
 }
 
 static int dir_refuse_owner(const char *path, uint32_t owner)
@@ -151,14 +163,12 @@ static int dir_refuse(const struct lockdir *d, int err)
 {
 	struct fileinfo fi;
 
-	if ((err == ELOOP || err == ENOTDIR) &&
-	    sys_fileinfo(AT_FDCWD, d->path, SYS_AT_NOFOLLOW, &fi) == 0) {
+	if ((err == ELOOP || err == ENOTDIR) && dir_look(d->path, &fi) == 0) {
 		say("unsafe lock directory %s: %s", d->path,
 		    S_ISLNK(fi.mode) ? "a symbolic link" : "not a directory");
 		return EXIT_NOPERM;
 	}
-	if (err == EACCES && sys_fileinfo(AT_FDCWD, d->path, SYS_AT_NOFOLLOW, &fi) == 0 &&
-	    fi.uid != euid())
+	if (err == EACCES && dir_look(d->path, &fi) == 0 && fi.uid != euid())
 		return dir_refuse_owner(d->path, fi.uid);
 	return fail("open lock directory", d->path, NULL, err);
 }
