@@ -112,10 +112,12 @@ teardown() { common_teardown; }
 	command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
 	mkfifo "$T/release.ns"
 	# the pid in the lock file is 1 in the holder's namespace: everyone's
-	# ancestor by number, but not the process that holds the lock here
-	SINGLE_KEY=job unshare -pf --mount-proc env LD_PRELOAD="$PRELOAD" \
-		"$BIN/holder" "$T/ns.ready" "$T/release.ns" 3>&- &
-	HOLDER_PID=$!
+	# ancestor by number, but not the process that holds the lock here.
+	# PID 1 ignores a SIGTERM from teardown: --kill-child ends it with
+	# unshare, and teardown's SIGKILL reaches it in any case.
+	spawn unshare --pid --fork --kill-child --mount-proc env SINGLE_KEY=job \
+		LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/ns.ready" "$T/release.ns"
+	HOLDER_PID=$BG_PID
 	wait_for_file "$T/ns.ready"
 	[ "$(cat "$T/ns.ready")" = 1 ]
 	run try_start SINGLE_KEY=job "$BIN/holder" "$T/second.ready" /dev/null
