@@ -5,11 +5,12 @@
  *    closed again, which never blocks: a holder blocked opening it for
  *    reading sees end of file and ends, a writer blocked opening it goes on.
  * 2. What is to end: every process in one of the groups PGID (spawn in
- *    helpers.bash makes them; each process is signalled by its pid, so a
- *    group id used again after its group ended is never hit), and every process with "T=DIR" in its
+ *    helpers.bash makes them), and every process with "T=DIR" in its
  *    environment (the helpers export T once bats has started its own
  *    processes) or a path under DIR among its arguments (one started
- *    through env -i).  Never this program or one of its ancestors.
+ *    through env -i).  Never this program or one of its ancestors.  Each
+ *    is signalled by its pid: a group id used again once its group has
+ *    ended is never hit.
  * 3. What has not ended 0.2 s after its FIFO was let go gets SIGTERM;
  *    what still runs 3 s later gets SIGKILL, which also reaches PID 1 of a
  *    PID namespace the test made; after 3 s more it gives up.
