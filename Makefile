@@ -90,8 +90,14 @@ tests/bin/%: tests/progs/%.c tests/progs/testprog.h
 	@mkdir -p tests/bin
 	$(CC) $(CPPFLAGS) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $< $(TEST_LDLIBS)
 
+# TEST_TIMEOUT: seconds any one test may take before bats ends it and
+# reports it "not ok" (BATS_TEST_TIMEOUT), so a start that hangs fails
+# instead of hanging the run.  The slowest test takes about 5 s; each
+# start, wait and release inside a test has a tighter bound of its own
+# (tests/helpers.bash).
+TEST_TIMEOUT ?= 60
 test check: all $(TEST_PROGS)
-	$(BATS) tests
+	BATS_TEST_TIMEOUT=$(TEST_TIMEOUT) $(BATS) tests
 
 # make stress: the long form of tests/stress.sh (200 simultaneous starts x
 # 20 rounds, 10000 start/skip cycles); `make test` runs a short form.

@@ -8,15 +8,8 @@
 
 load helpers
 
-setup() {
-	common_setup
-	STRAYS=()
-}
-teardown() {
-	release_children
-	[ ${#STRAYS[@]} -eq 0 ] || kill "${STRAYS[@]}" 2>/dev/null || true
-	common_teardown
-}
+setup() { common_setup; }
+teardown() { common_teardown; }
 
 # bgjob CHILD: a bash holder that starts CHILD in the background (the
 # child's pid goes to READY.child), then holds until RELEASE.
@@ -38,7 +31,6 @@ EOF
 	lock=$(lock_name "$T/bgjob")
 	start_holder bg -- "$T/bgjob" "$T/bg.ready" "$T/release.bg"
 	child=$(cat "$T/bg.ready.childpid")
-	STRAYS+=("$child")
 	is_locked "$lock"
 	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
 	skipped "$T/bgjob" "$T/second.ready" "$T/nofifo"
@@ -48,7 +40,6 @@ EOF
 	[ "$(readlink "/proc/$child/exe")" = "$(readlink -f "$(command -v sleep)")" ]
 	lock_is_free "$lock"
 	start_holder next -- "$T/bgjob" "$T/next.ready" "$T/release.next"
-	STRAYS+=("$(cat "$T/next.ready.childpid")")
 	is_locked "$lock"
 	finish next
 }
@@ -62,7 +53,6 @@ EOF
 	wait_for_file "$T/bg.ready.child"
 	child=$(cat "$T/bg.ready.child")
 	[ "$child" = "$(cat "$T/bg.ready.childpid")" ]
-	STRAYS+=("$child")
 	is_locked "$lock"
 	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
 	finish bg
@@ -70,11 +60,10 @@ EOF
 	lock_is_free "$lock"
 	mkfifo "$T/release.next.child"
 	start_holder next -- "$T/bgjob" "$T/next.ready" "$T/release.next"
-	STRAYS+=("$(cat "$T/next.ready.childpid")")
 	is_locked "$lock"
 	finish next
-	: >"$T/release.bg.child"
-	: >"$T/release.next.child"
+	fifo_close "$T/release.bg.child"
+	fifo_close "$T/release.next.child"
 }
 
 @test "a child made by fork alone shares the lock: the next start is refused until the child ends too" {
@@ -83,7 +72,6 @@ EOF
 	mkfifo "$T/release.fk.child"
 	start_holder fk -- "$BIN/forker" fork "$T/fk.ready" "$T/release.fk"
 	child=$(cat "$T/fk.ready.child")
-	STRAYS+=("$child")
 	is_locked "$lock"
 	[ "$(fd_holders "$lock")" = "$(printf '%s\n' "$HOLDER_PID" "$child" | sort -n)" ]
 	finish fk
@@ -91,8 +79,8 @@ EOF
 	is_locked "$lock"
 	skipped "$BIN/forker" fork "$T/second.ready" "$T/nofifo"
 	[ ! -e "$T/second.ready" ]
-	: >"$T/release.fk.child"
-	while kill -0 "$child" 2>/dev/null; do sleep 0.01; done
+	fifo_close "$T/release.fk.child"
+	reap "$child"
 	lock_is_free "$lock"
 }
 
@@ -104,7 +92,6 @@ spawned() {
 	mkfifo "$T/release.sp.child"
 	start_holder sp -- "$BIN/forker" "$how" "$T/sp.ready" "$T/release.sp"
 	child=$(cat "$T/sp.ready.child")
-	STRAYS+=("$child")
 	[ "$child" != "$HOLDER_PID" ]
 	is_locked "$lock"
 	# nobody but the holder: not the child, not a shell between them
@@ -117,11 +104,10 @@ spawned() {
 	# the next start of the same program runs at once
 	mkfifo "$T/release.next.child"
 	start_holder next -- "$BIN/forker" "$how" "$T/next.ready" "$T/release.next"
-	STRAYS+=("$(cat "$T/next.ready.child")")
 	is_locked "$lock"
 	finish next
-	: >"$T/release.sp.child"
-	: >"$T/release.next.child"
+	fifo_close "$T/release.sp.child"
+	fifo_close "$T/release.next.child"
 }
 
 @test "a posix_spawn child does not hold the lock" { spawned posix_spawn; }

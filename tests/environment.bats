@@ -30,7 +30,7 @@ teardown() { common_teardown; }
 CHILD_TEXT='printenv LD_PRELOAD || echo "<unset>"; :'
 PFX=${SINGLE_TEST_PRELOAD_PREFIX:+$SINGLE_TEST_PRELOAD_PREFIX:}
 child_env() {
-	run --separate-stderr timeout 10 env LD_PRELOAD="$PFX$1" sh -c "$CHILD_TEXT"
+	run --separate-stderr bounded env LD_PRELOAD="$PFX$1" sh -c "$CHILD_TEXT"
 	echo "LD_PRELOAD='$PFX$1' -> status $status, '$output', stderr '$stderr'" >&2
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
@@ -62,13 +62,13 @@ bats_require_minimum_version 1.5.0
 	[ -z "$PFX" ] || skip "another library must stay preloaded ($PFX)"
 	child_env "$LIB"
 	[ "$output" = "<unset>" ]
-	run timeout 10 env LD_PRELOAD="$LIB" sh -c 'env; :'
+	run bounded env LD_PRELOAD="$LIB" sh -c 'env; :'
 	[ "$status" -eq 0 ]
 	! grep -q '^LD_PRELOAD=' <<<"$output" || false
 }
 
 @test "children do not load the library, and get none of the settings of this start" {
-	run timeout 10 env LD_PRELOAD="$PFX$A:$LIB" SINGLE_WAIT=5 SINGLE_CONFLICT_EXIT=3 \
+	run bounded env LD_PRELOAD="$PFX$A:$LIB" SINGLE_WAIT=5 SINGLE_CONFLICT_EXIT=3 \
 		SINGLE_KEY=envtest SINGLE_SCOPE=program SINGLE_MAX=1 \
 		sh -c 'cat /proc/self/maps; echo "-- env"; env; :'
 	[ "$status" -eq 0 ]
@@ -104,8 +104,8 @@ write_recursive() {
 recursion() {
 	write_recursive "$T/rec.sh"
 	mkfifo "$T/release"
-	env "$@" LD_PRELOAD="$PRELOAD" "$T/rec.sh" "$T" 0 3>&- &
-	local top=$!
+	spawn env "$@" LD_PRELOAD="$PRELOAD" "$T/rec.sh" "$T" 0
+	local top=$BG_PID
 	wait_for_file "$T/depth2" 5
 	[ -e "$T/depth1" ]
 	local lock
@@ -116,8 +116,9 @@ recursion() {
 	run try_start "$@" SINGLE_WAIT= "$T/rec.sh" "$T/outside" 0
 	[ "$status" -eq 0 ]
 	[ ! -e "$T/outside/depth0" ]
-	: >"$T/release"
-	wait "$top"
+	fifo_close "$T/release"
+	reap "$top"
+	[ "$REAPED" -eq 0 ]
 }
 
 @test "a script that starts itself again runs every level (the children are not locked)" {
@@ -135,7 +136,7 @@ recursion() {
 @test "a recursive make that preloads the library into its sub-make runs the sub-make" {
 	# shellcheck disable=SC2016
 	printf 'all:\n\t@echo top >>$(OUT)\n\t@LD_PRELOAD=$(LIB) $(MAKE) -s -f Makefile sub OUT=$(OUT)\nsub:\n\t@echo sub >>$(OUT)\n' >"$T/Makefile"
-	run timeout 10 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LD_PRELOAD="$PRELOAD" \
+	run bounded env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LD_PRELOAD="$PRELOAD" \
 		make -s -C "$T" OUT="$T/out" LIB="$PRELOAD"
 	echo "status $status: $output" >&2
 	[ "$status" -eq 0 ]

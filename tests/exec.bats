@@ -9,10 +9,7 @@
 load helpers
 
 setup() { common_setup; }
-teardown() {
-	release_children
-	common_teardown
-}
+teardown() { common_teardown; }
 
 # no_preload: how envholder reports an LD_PRELOAD without the library
 # (what SINGLE_TEST_PRELOAD_PREFIX put before it stays).
@@ -72,18 +69,19 @@ EOF
 	mkdir "$T/a" "$T/b"
 	mkfifo "$T/a/go1" "$T/a/go2"
 	mkfifo "$T/release.chain"
-	LD_PRELOAD=$PRELOAD "$T/chain" "$T/a" "$T/chain.ready" "$T/release.chain" 3>&- &
-	HOLDER_PID=$!
+	spawn env LD_PRELOAD="$PRELOAD" "$T/chain" "$T/a" "$T/chain.ready" "$T/release.chain"
+	HOLDER_PID=$BG_PID
 	wait_for_file "$T/a/stage1"
 	[ "$(cat "$T/a/stage1")" = "$HOLDER_PID" ]
-	(
+	second_starts() {
 		while [ ! -e "$T/chain.ready" ]; do
-			LD_PRELOAD=$PRELOAD "$T/chain" "$T/b" "$T/b/ready" "$T/b/release" \
+			try_start "$T/chain" "$T/b" "$T/b/ready" "$T/b/release" \
 				>/dev/null 2>&1 || echo "a second start failed: $?"
 			n=$((n + 1))
 		done
 		echo "$n" >"$T/tries"
-	) 3>&- &
+	}
+	spawn second_starts
 	for stage in 1 2; do
 		wait_for_file "$T/a/stage$stage"
 		is_locked "$lock"
@@ -92,7 +90,7 @@ EOF
 		[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
 		skipped "$T/chain" "$T/b" "$T/b/ready" "$T/b/release"
 		[ ! -e "$T/b/stage1" ]
-		: >"$T/a/go$stage"
+		fifo_close "$T/a/go$stage"
 	done
 	wait_for_file "$T/chain.ready"
 	final_image "$T/chain.ready"
@@ -173,7 +171,7 @@ fails() {
 	finish fail
 	lock_is_free "$lock"
 	kill -0 "$child"
-	: >"$T/release.fail.child"
+	fifo_close "$T/release.fail.child"
 }
 
 @test "a failing execve changes nothing: lock held, descriptors hidden, errno ENOENT" { fails execve ENOENT; }
@@ -206,11 +204,11 @@ fails() {
 		"$T/release.next"
 	is_locked "$lock"
 	release next
-	: >"$T/release.ch.child"
+	fifo_close "$T/release.ch.child"
 }
 
 @test "the holder's exec with a large environment from a thread with a small stack works as without the library" {
 	# the carried environment must not be built on that stack
-	run env LD_PRELOAD="$PRELOAD" "$BIN/bigenv" /bin/true
+	run try_start "$BIN/bigenv" /bin/true
 	[ "$status" -eq 0 ]
 }

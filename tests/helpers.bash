@@ -8,7 +8,7 @@ TESTS_DIR=$(cd "$BATS_TEST_DIRNAME" && pwd)
 ROOT_DIR=$(cd "$TESTS_DIR/.." && pwd)
 LIB=${SINGLE_TESTLIB:-$ROOT_DIR/preload/libsingle.so}
 # SINGLE_TEST_PRELOAD_PREFIX: entries put before the library in LD_PRELOAD
-# by preloaded and start_holder (make asan-test puts the ASan runtime
+# by try_start and start_holder (make asan-test puts the ASan runtime
 # there: it must come first).
 PRELOAD=${SINGLE_TEST_PRELOAD_PREFIX:+$SINGLE_TEST_PRELOAD_PREFIX:}$LIB
 BIN=$TESTS_DIR/bin
@@ -22,25 +22,112 @@ common_setup() {
 	unset SINGLE_KEY SINGLE_WAIT SINGLE_CONFLICT_EXIT SINGLE_VERBOSE \
 		SINGLE_ON_ERROR SINGLE_PROGRAMS SINGLE_SCOPE SINGLE_MAX \
 		SINGLE_REPLACE SINGLE_EXPLAIN SINGLE_HELD LD_PRELOAD
-	TEARDOWN_MOUNTS=() TEARDOWN_PATHS=()
+	TEARDOWN_MOUNTS=() TEARDOWN_PATHS=() TEARDOWN_GROUPS=()
 }
 
-# End every background job the test left running and wait for it, so no
-# process outlives its test.
+# End everything the test started, whether it passed or not, and never
+# block doing so (tests/progs/cleanup.c): every FIFO under $T and the
+# TEARDOWN_PATHS is let go, so a holder waiting on one ends; what still
+# runs of the process groups spawn made and of the processes that name $T
+# gets SIGTERM, then SIGKILL.  No `wait`: bash collects its children itself.
 common_teardown() {
-	local pids
-	pids=$(jobs -p)
-	[ -z "$pids" ] || kill $pids 2>/dev/null || true
-	wait 2>/dev/null || true
+	local args=() p status=0
+	for p in "${TEARDOWN_PATHS[@]}"; do args+=(-f "$p"); done
+	for p in "${TEARDOWN_GROUPS[@]}"; do args+=(-g "$p"); done
+	"$BIN/cleanup" "${args[@]}" "$T" || status=$?
 	# what mount_tmpfs, mount_ro_bind and user_dir made
-	local m
-	for m in "${TEARDOWN_MOUNTS[@]}"; do umount -l "$m" 2>/dev/null; done
+	for p in "${TEARDOWN_MOUNTS[@]}"; do umount -l "$p" 2>/dev/null; done
 	[ ${#TEARDOWN_PATHS[@]} -eq 0 ] || rm -rf "${TEARDOWN_PATHS[@]}"
+	return "$status"
 }
 
-# preloaded CMD...: run CMD with the library preloaded
-preloaded() {
-	LD_PRELOAD=$PRELOAD "$@"
+# ---- time limits: nothing a test starts or waits for can hang it ----------
+
+# BOUND: the seconds a start, a wait or an exit that should come may take
+# before the test calls it hung and fails (SINGLE_TEST_BOUND overrides).
+# Far below the suite's per-test limit (make test: BATS_TEST_TIMEOUT).
+BOUND=${SINGLE_TEST_BOUND:-10}
+
+# bounded CMD...: run CMD (a program, not a function), for `run bounded`
+# or a plain call; after BOUND seconds CMD and everything it started get
+# SIGTERM (SIGKILL 2 s later) and the status is 124.  timeout(1) leads a
+# process group of its own: whatever CMD left running when it ended
+# (a background child that holds an output pipe `run` reads) is ended too.
+bounded() {
+	local pid status=0
+	timeout -k 2 "$BOUND" "$@" <&0 &
+	pid=$!
+	wait "$pid" || status=$?
+	kill -- "-$pid" 2>/dev/null || true
+	return "$status"
+}
+
+# try_start [ENV=VALUE...] CMD...: CMD preloaded, bounded: a start that
+# wrongly waits or runs on fails (status 124) instead of hanging the
+# suite.  A holder that should end at once: `holder READY /dev/null`.
+try_start() {
+	bounded env LD_PRELOAD="$PRELOAD" "$@"
+}
+
+# spawn CMD...: start CMD (a program, a function or a subshell) in the
+# background as the leader of a new process group, with the pipe bats
+# reports through (fd 3) closed.  BG_PID is its pid, and the group's id:
+# teardown ends the group, so whatever CMD started ends with it (unless
+# it made a group of its own).
+spawn() {
+	set -m
+	"$@" 3>&- &
+	BG_PID=$!
+	set +m
+	TEARDOWN_GROUPS+=("$BG_PID")
+}
+
+# ended PID: PID has exited (gone, or a zombie not yet collected)
+ended() {
+	local stat
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 0
+	stat=${stat##*) }
+	[ "${stat%% *}" = Z ]
+}
+
+# reap PID [SECONDS]: wait until PID has ended, SECONDS at most (default
+# BOUND), and collect it if it is a child of this shell; its exit status
+# goes to REAPED (127 for a process that is not a child).  Fails if PID
+# still runs, which teardown then ends: `wait PID` could block forever.
+reap() {
+	local tries=$(((${2:-$BOUND}) * 100))
+	until ended "$1"; do
+		tries=$((tries - 1))
+		if [ "$tries" -le 0 ]; then
+			echo "pid $1 still runs after ${2:-$BOUND} s" >&2
+			return 1
+		fi
+		sleep 0.01
+	done
+	REAPED=0
+	wait "$1" 2>/dev/null || REAPED=$?
+}
+
+# wait_until SECONDS CMD...: until CMD succeeds, tried every 10 ms; fails
+# after SECONDS.
+wait_until() {
+	local tries=$(($1 * 100))
+	shift
+	until "$@"; do
+		tries=$((tries - 1))
+		if [ "$tries" -le 0 ]; then
+			echo "timed out waiting until: $*" >&2
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
+# fifo_close FIFO: open FIFO for writing and close it again, so the holder
+# reading it sees end of file; fails if no reader comes within BOUND
+# seconds (opening a FIFO nobody reads would block for ever).
+fifo_close() {
+	bounded sh -c ': >"$0"' "$1"
 }
 
 # wait_for_file FILE [SECONDS]: until FILE exists (written by the program
@@ -70,7 +157,7 @@ start_holder() {
 }
 
 # start_bg NAME [ENV=VALUE...] [-- CMD...]: start_holder's first half:
-# start it in the background (BG_PID) and return at once.
+# spawn it (BG_PID) and return at once.
 start_bg() {
 	local name=$1; shift
 	local envs=()
@@ -80,32 +167,32 @@ start_bg() {
 	if [ $# -eq 0 ]; then
 		set -- "$BIN/holder" "$T/$name.ready" "$T/release.$name"
 	fi
-	env "${envs[@]}" LD_PRELOAD="$PRELOAD" "$@" 3>&- &
-	BG_PID=$!
+	spawn env "${envs[@]}" LD_PRELOAD="$PRELOAD" "$@"
 }
 
-# release NAME: let holder NAME end, and wait for it.
+# release NAME [PID]: let holder NAME (PID, default HOLDER_PID) end, and
+# wait for it, whatever its status; fails if it does not open its FIFO or
+# does not end within BOUND seconds.
 release() {
-	: >"$T/release.$1"
+	fifo_close "$T/release.$1"
 	rm -f "$T/release.$1"
-	wait "${2:-$HOLDER_PID}" 2>/dev/null || true
+	reap "${2:-$HOLDER_PID}"
 }
 
 # finish NAME: release holder NAME (HOLDER_PID), whose main() must still
 # work and exit 0.
 finish() {
-	local status=0
-	: >"$T/release.$1"
-	wait "$HOLDER_PID" || status=$?
+	fifo_close "$T/release.$1"
+	reap "$HOLDER_PID"
 	rm -f "$T/release.$1"
-	[ "$status" -eq 0 ]
+	[ "$REAPED" -eq 0 ]
 }
 
 # skipped CMD...: a second, preloaded start of CMD exits 0 at once and
-# prints nothing; the caller checks that the ready file it names never
-# appears.
+# prints nothing (bounded: one that runs on fails); the caller checks
+# that the ready file it names never appears.
 skipped() {
-	run preloaded "$@"
+	run try_start "$@"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 }
@@ -189,13 +276,6 @@ lock_holders() {
 
 # ---- waiting starts, other users, mounts, descriptor limits ---------------
 
-# try_start [ENV=VALUE...] CMD...: CMD preloaded, bounded to 10 s, so a
-# start that wrongly waits or runs on fails (status 124) instead of hanging
-# the suite.  A holder that should end at once: `holder READY /dev/null`.
-try_start() {
-	timeout 10 env LD_PRELOAD="$PRELOAD" "$@"
-}
-
 # now_ms: a clock in milliseconds, to bound how long a start took
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))
@@ -228,7 +308,7 @@ start_waiter() {
 	until waiting_on "$lock" "$WAITER_PID"; do
 		tries=$((tries - 1))
 		if [ "$tries" -le 0 ] || [ -e "$T/$name.ready" ] ||
-			! kill -0 "$WAITER_PID" 2>/dev/null; then
+			ended "$WAITER_PID"; then
 			echo "start $name never waited for $lock" >&2
 			return 1
 		fi
@@ -259,7 +339,8 @@ mount_ro_bind() {
 		mount -o remount,bind,ro "$2"
 }
 
-# with_fd_limit N CMD...: run CMD with only descriptors 0-2 open (bats
+# with_fd_limit N CMD...: run CMD (a program: a shell function would not
+# have the descriptors it needs) with only descriptors 0-2 open (bats
 # keeps others open) and a soft RLIMIT_NOFILE of N.
 with_fd_limit() {
 	local n=$1 fd
@@ -271,34 +352,6 @@ with_fd_limit() {
 		done
 		ulimit -S -n "$n" && exec "$@"
 	)
-}
-
-# kill_leftovers: end the programs a failed test left running that bats
-# does not know as jobs (started by a subshell, or by single(1) inside
-# one): every pid in this test's ready files ($T/*.ready, *.ready.child,
-# ran.*) whose command line or environment names $T, so a reused pid is
-# never hit.  For teardown, before common_teardown.
-kill_leftovers() {
-	local f pid
-	for f in "$T"/*.ready "$T"/*.ready.child "$T"/ran.*; do
-		[ -f "$f" ] || continue
-		pid=$(head -n 1 "$f")
-		[[ $pid =~ ^[0-9]+$ ]] || continue
-		if cat "/proc/$pid/cmdline" "/proc/$pid/environ" 2>/dev/null |
-			tr '\0' '\n' | grep -qF "$T"; then
-			kill "$pid" 2>/dev/null || true
-		fi
-	done
-}
-
-# release_children: let every child holder still waiting on its FIFO
-# $T/*.child go (opening it read-write never blocks; a reader blocked in
-# open() sees end of file).  For teardown, before common_teardown.
-release_children() {
-	local f
-	for f in "$T"/*.child; do
-		[ ! -p "$f" ] || : 8<>"$f"
-	done
 }
 
 # record_pid LOCKFILE: the pid in a lock file's holder record (its first

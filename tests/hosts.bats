@@ -11,7 +11,7 @@ setup() {
 	common_setup
 	command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
 }
-teardown() { kill_leftovers; common_teardown; }
+teardown() { common_teardown; }
 
 @test "a start on host B is skipped while this host holds the lock, and its message names this host" {
 	start_holder first SINGLE_KEY=job

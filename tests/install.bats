@@ -5,7 +5,7 @@ load helpers
 bats_require_minimum_version 1.5.0
 
 setup() { common_setup; }
-teardown() { kill_leftovers; common_teardown; }
+teardown() { common_teardown; }
 
 # mk TARGET VAR=VALUE...: make in the source tree, apart from any make
 # that runs the suite
@@ -37,10 +37,10 @@ files() {
 	[ "$status" -eq 0 ]
 	[ "${lines[1]}" = "library: $T/root/usr/lib/libsingle.so" ]
 	mkfifo "$T/release.first"
-	"$T/root/usr/bin/single" "$BIN/holder" "$T/first.ready" "$T/release.first" 3>&- &
+	spawn "$T/root/usr/bin/single" "$BIN/holder" "$T/first.ready" "$T/release.first"
 	wait_for_file "$T/first.ready"
 	is_locked "$(holder_lock)"
-	run "$T/root/usr/bin/single" -E 3 "$BIN/holder" "$T/second.ready"
+	run bounded "$T/root/usr/bin/single" -E 3 "$BIN/holder" "$T/second.ready"
 	[ "$status" -eq 3 ]
 	[ ! -e "$T/second.ready" ]
 	release first "$(cat "$T/first.ready")"

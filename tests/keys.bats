@@ -295,7 +295,7 @@ inline() {
 }
 
 @test "env - COMMAND is keyed by COMMAND, as env -i COMMAND is" {
-	run env LD_PRELOAD="$PRELOAD" SINGLE_EXPLAIN=1 env - "$BIN/holder" "$T/r" /dev/null
+	run try_start SINGLE_EXPLAIN=1 env - "$BIN/holder" "$T/r" /dev/null
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "key: $BIN/holder" ]
 }

@@ -20,7 +20,7 @@ teardown() { common_teardown; }
 	# must fail while main() runs
 	printf '#!/bin/sh\nflock -n "$1" true && echo free || echo held\n' >"$T/look.sh"
 	chmod +x "$T/look.sh"
-	run preloaded "$T/look.sh" "$(lock_name "$(realpath "$T/look.sh")")"
+	run try_start "$T/look.sh" "$(lock_name "$(realpath "$T/look.sh")")"
 	[ "$status" -eq 0 ]
 	[ "$output" = held ]
 	! is_locked "$(lock_name "$(realpath "$T/look.sh")")" || false
@@ -64,12 +64,12 @@ teardown() { common_teardown; }
 	[ "${lines[0]}" = "atexit handler ran" ]
 	[ "${lines[1]}" = "stdio buffer flushed main ran" ]
 	# the first start runs as usual
-	run preloaded "$BIN/exitflush"
+	run try_start "$BIN/exitflush"
 	[ "$status" -eq 0 ]
 	[ "${lines[1]}" = "stdio buffer flushed main ran" ]
 	# a second one while the lock is held shows nothing at all
 	start_holder first SINGLE_KEY=exitflush
-	SINGLE_KEY=exitflush run preloaded "$BIN/exitflush"
+	run try_start SINGLE_KEY=exitflush "$BIN/exitflush"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	release first
@@ -79,7 +79,7 @@ teardown() { common_teardown; }
 	start_holder first
 	is_locked "$HOLDER_LOCK"
 	kill -KILL "$HOLDER_PID"
-	wait "$HOLDER_PID" || true
+	reap "$HOLDER_PID"
 	# no grace period, no stale pid file to clean up
 	flock -n "$HOLDER_LOCK" true
 	start_holder next
@@ -113,13 +113,15 @@ teardown() { common_teardown; }
 	command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
 	mkfifo "$T/release.ns"
 	# the pid in the lock file is 1 in the holder's namespace: everyone's
-	# ancestor by number, but not the process that holds the lock here
-	SINGLE_KEY=job unshare -pf --mount-proc env LD_PRELOAD="$PRELOAD" \
-		"$BIN/holder" "$T/ns.ready" "$T/release.ns" 3>&- &
-	HOLDER_PID=$!
+	# ancestor by number, but not the process that holds the lock here.
+	# PID 1 ignores a SIGTERM from teardown: --kill-child ends it with
+	# unshare, and teardown's SIGKILL reaches it in any case.
+	spawn unshare --pid --fork --kill-child --mount-proc env SINGLE_KEY=job \
+		LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/ns.ready" "$T/release.ns"
+	HOLDER_PID=$BG_PID
 	wait_for_file "$T/ns.ready"
 	[ "$(cat "$T/ns.ready")" = 1 ]
-	run env SINGLE_KEY=job LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/second.ready" /dev/null
+	run try_start SINGLE_KEY=job "$BIN/holder" "$T/second.ready" /dev/null
 	[ "$status" -eq 0 ]
 	[ ! -e "$T/second.ready" ]
 	release ns

@@ -29,7 +29,8 @@ refused() {
 
 # as_nobody CMD...: a preloaded start as nobody, bounded like try_start
 as_nobody() {
-	as_user nobody timeout 10 env LD_PRELOAD="$PRELOAD" "$@"
+	bounded setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups -- \
+		env LD_PRELOAD="$PRELOAD" "$@"
 }
 
 # refused_as_nobody STATUS MESSAGE CMD...: CMD started as_nobody ends with
@@ -81,11 +82,11 @@ refused_as_nobody() {
 	is_locked "$DEFAULT_LOCK"
 	[ "$(stat -c %u "/tmp/libsingle-$(id -u)")" = "$(id -u)" ]
 	# without those variables, from an empty environment, and with others
-	run env -u XDG_RUNTIME_DIR -u TMPDIR timeout 10 env LD_PRELOAD="$PRELOAD" \
+	run bounded env -u XDG_RUNTIME_DIR -u TMPDIR LD_PRELOAD="$PRELOAD" \
 		SINGLE_KEY="$key" "$BIN/holder" "$T/plain.ready" /dev/null
 	[ "$status" -eq 0 ]
 	[ ! -e "$T/plain.ready" ]
-	run timeout 10 env -i LD_PRELOAD="$PRELOAD" SINGLE_KEY="$key" \
+	run bounded env -i LD_PRELOAD="$PRELOAD" SINGLE_KEY="$key" \
 		"$BIN/holder" "$T/cron.ready" /dev/null
 	[ "$status" -eq 0 ]
 	[ ! -e "$T/cron.ready" ]
@@ -112,8 +113,8 @@ refused_as_nobody() {
 	chown "$uid:$uid" "$u"
 	chmod 0755 "$u"
 	unset SINGLE_DIR
-	setpriv --reuid="$uid" --regid="$uid" --clear-groups -- \
-		timeout 10 env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$u/r" /dev/null
+	bounded setpriv --reuid="$uid" --regid="$uid" --clear-groups -- \
+		env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$u/r" /dev/null
 	[ -e "$u/r" ]
 	[ "$(stat -c '%a %u' "/tmp/libsingle-$uid")" = "700 $uid" ]
 	[ -f "/tmp/libsingle-$uid/$(basename "$(holder_lock)")" ]
@@ -211,8 +212,8 @@ blocked_in_open() {
 @test "a lock file planted as a FIFO is refused at once, and a reader blocked on it stays blocked" {
 	mkdir -m 700 "$SINGLE_DIR"
 	mkfifo "$(holder_lock)"
-	cat "$(holder_lock)" >"$T/read" 3>&- &
-	local reader=$! tries=500
+	spawn cat "$(holder_lock)" >"$T/read"
+	local reader=$BG_PID tries=500
 	until blocked_in_open "$reader"; do
 		tries=$((tries - 1))
 		[ "$tries" -gt 0 ]
@@ -222,8 +223,9 @@ blocked_in_open() {
 		"$BIN/holder" "$T/refused.ready" /dev/null
 	# never opened: the reader is still waiting for its first writer
 	blocked_in_open "$reader"
-	echo hello >"$(holder_lock)"
-	wait "$reader"
+	bounded sh -c 'echo hello >"$0"' "$(holder_lock)"
+	reap "$reader"
+	[ "$REAPED" -eq 0 ]
 	[ "$(cat "$T/read")" = hello ]
 }
 
@@ -360,7 +362,7 @@ waits_again() {
 	[ $((4095 - ${#dir})) -eq 3 ] && dir+=//d || dir+=/d
 	[ "${#dir}" -eq 4095 ]
 	key=$(printf 'k%.0s' {1..244})
-	run env LD_PRELOAD="$PRELOAD" SINGLE_DIR="$dir" SINGLE_KEY="$key" SINGLE_EXPLAIN=1 /bin/true
+	run try_start SINGLE_DIR="$dir" SINGLE_KEY="$key" SINGLE_EXPLAIN=1 /bin/true
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 3 ]
 	[ "${lines[0]}" = "key: $key (SINGLE_KEY)" ]

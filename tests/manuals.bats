@@ -11,7 +11,7 @@ MAN7=$ROOT_DIR/preload/libsingle.7
 EXAMPLES=$ROOT_DIR/scripts/examples
 
 setup() { common_setup; }
-teardown() { kill_leftovers; common_teardown; }
+teardown() { common_teardown; }
 
 # rendered PAGE: the page as plain text, one long line per paragraph
 rendered() {
@@ -89,16 +89,16 @@ sections() {
 	local text
 	text=$(rendered "$MAN7")
 	grep -qE '^ +bash -c .sleep 2. +usr-bin-bash\+-c\+sleep%202\.lock$' <<<"$text"
-	run env SINGLE_EXPLAIN=1 LD_PRELOAD="$PRELOAD" bash -c 'sleep 2'
+	run try_start SINGLE_EXPLAIN=1 bash -c 'sleep 2'
 	[ "${lines[1]}" = "lock: $SINGLE_DIR/$(readlink -f /usr/bin/bash | sed 's|^/||; s|/|-|g')+-c+sleep%202.lock" ]
 	grep -qE '^ +SINGLE_KEY=mail +@mail\.lock$' <<<"$text"
-	run env SINGLE_EXPLAIN=1 SINGLE_KEY=mail LD_PRELOAD="$PRELOAD" true
+	run try_start SINGLE_EXPLAIN=1 SINGLE_KEY=mail true
 	[ "${lines[1]}" = "lock: $SINGLE_DIR/@mail.lock" ]
 	grep -qE '^ +/home/me/bin/mail-sync\.py +home-me-bin-mail%2dsync\.py\.lock$' <<<"$text"
 	mkdir -p "$T/bin"
 	printf '#!/bin/sh\n' >"$T/bin/mail-sync.py"
 	chmod +x "$T/bin/mail-sync.py"
-	run env SINGLE_EXPLAIN=1 LD_PRELOAD="$PRELOAD" "$T/bin/mail-sync.py"
+	run try_start SINGLE_EXPLAIN=1 "$T/bin/mail-sync.py"
 	[ "${lines[1]}" = "lock: $(lock_name "$T/bin/mail-sync.py")" ]
 	[[ ${lines[1]} == *-mail%2dsync.py.lock ]]
 }
@@ -141,7 +141,7 @@ runnable_copy() {
 	unit_preload=$(sed -n 's/^Environment=LD_PRELOAD=//p' "$EXAMPLES/mailsync.service")
 	[ "${unit_preload##*/}" = libsingle.so ]
 	start_holder first
-	run env LD_PRELOAD="${unit_preload%/*}/none:$PRELOAD" "$BIN/holder" "$T/second.ready"
+	run bounded env LD_PRELOAD="${unit_preload%/*}/none:$PRELOAD" "$BIN/holder" "$T/second.ready"
 	[ "$status" -eq 0 ]
 	[ ! -e "$T/second.ready" ]
 	release first

@@ -11,7 +11,7 @@ setup() {
 	export SYNC_DIR=$T
 	mkfifo "$T/release.work"
 }
-teardown() { kill_leftovers; common_teardown; }
+teardown() { common_teardown; }
 
 # ran ACCOUNT: how many times tests/bin/mbsync's main ran for ACCOUNT
 ran() {

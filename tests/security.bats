@@ -30,7 +30,7 @@ snapshot() {
 # start_refused DIR: start the holder with SINGLE_DIR=DIR; the refusal is
 # in $status and $output.  $T/ran appears if main() ran.
 start_refused() {
-	run env SINGLE_DIR="$1" LD_PRELOAD="$PRELOAD" timeout 10 \
+	run bounded env SINGLE_DIR="$1" LD_PRELOAD="$PRELOAD" \
 		"$BIN/holder" "$T/ran" "$T/empty"
 }
 
@@ -107,7 +107,7 @@ refused_untouched() {
 	mkfifo -m 600 "$W/locks/$NAME"
 	before=$(snapshot "$W")
 	# strace watches from outside: the FIFO must never be opened
-	run env SINGLE_DIR="$W/locks" timeout 10 strace -f -qq -o "$T/trace" \
+	run bounded env SINGLE_DIR="$W/locks" strace -f -qq -o "$T/trace" \
 		-e trace=open,openat,openat2 -E LD_PRELOAD="$PRELOAD" \
 		"$BIN/holder" "$T/ran" "$T/empty"
 	refused 77 "libsingle: unsafe lock file $W/locks/$NAME: not a regular file"
@@ -174,10 +174,11 @@ refused_untouched() {
 	before=$(snapshot "$USER_DIR")
 
 	# nobody starts it, with settings that would steer it anywhere
-	as_user nobody env LD_PRELOAD="libsingle-test-$$.so" \
+	spawn as_user nobody env LD_PRELOAD="libsingle-test-$$.so" \
 		SINGLE_DIR="$USER_DIR/locks" SINGLE_KEY="victim-$$" \
 		SINGLE_PROGRAMS=holder SINGLE_WAIT=inf SINGLE_MAX=1 \
-		"$S/holder" "$S/ready" "$S/release" 3>&- &
+		"$S/holder" "$S/ready" "$S/release"
+	local holder=$BG_PID
 	wait_for_file "$S/ready"
 	# main() ran with euid 0 (the file is root's) ...
 	[ "$(stat -c %u "$S/ready")" -eq 0 ]
@@ -191,6 +192,6 @@ refused_untouched() {
 	[ ! -e "/tmp/libsingle-0/@victim-$$.lock" ]
 	[ ! -e "$USER_DIR/locks" ]
 	[ "$(snapshot "$USER_DIR")" = "$before" ]
-	: >"$S/release"
-	wait
+	fifo_close "$S/release"
+	reap "$holder"
 }

@@ -169,14 +169,15 @@ setup_error() {
 
 @test "too many open files (EMFILE): one line with the path and the reason, status 71; SINGLE_ON_ERROR=run runs" {
 	mkdir -m 0700 "$SINGLE_DIR"
-	# 0-2 and the directory fit; the lock file does not
-	run with_fd_limit 4 env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/r" /dev/null
+	# 0-2 and the directory fit; the lock file does not.  Bounded like
+	# try_start, which as a shell function cannot run under with_fd_limit.
+	run with_fd_limit 4 timeout -k 2 "$BOUND" env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/r" /dev/null
 	echo "status $status, output: $output" >&2
 	[ "$status" -eq 71 ]
 	[ "${#lines[@]}" -eq 1 ]
 	[ "$output" = "libsingle: cannot open lock file $(holder_lock): Too many open files" ]
 	[ ! -e "$T/r" ]
-	run with_fd_limit 4 env LD_PRELOAD="$PRELOAD" SINGLE_ON_ERROR=run "$BIN/holder" "$T/r" /dev/null
+	run with_fd_limit 4 timeout -k 2 "$BOUND" env LD_PRELOAD="$PRELOAD" SINGLE_ON_ERROR=run "$BIN/holder" "$T/r" /dev/null
 	[ "$status" -eq 0 ]
 	[ "$output" = "libsingle: cannot open lock file $(holder_lock): Too many open files" ]
 	[ -e "$T/r" ]
@@ -185,7 +186,7 @@ setup_error() {
 @test "too few descriptors to open the lock (ulimit -n 4): one line saying so, with the path, status 71" {
 	mkdir -m 0700 "$SINGLE_DIR"
 	# the directory opens at 3; the lock file finds no free number
-	run with_fd_limit 4 env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/r" /dev/null
+	run with_fd_limit 4 timeout -k 2 "$BOUND" env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/r" /dev/null
 	echo "status $status, output: $output" >&2
 	[ "$status" -eq 71 ]
 	[ "${#lines[@]}" -eq 1 ]
@@ -196,8 +197,8 @@ setup_error() {
 @test "no room to move the lock out of the way (ulimit -n 6): the program still runs under the lock" {
 	mkdir -m 0700 "$SINGLE_DIR"
 	mkfifo "$T/release.tiny"
-	with_fd_limit 6 env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/tiny.ready" "$T/release.tiny" 3>&- &
-	local pid=$!
+	spawn with_fd_limit 6 env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/tiny.ready" "$T/release.tiny"
+	local pid=$BG_PID
 	wait_for_file "$T/tiny.ready"
 	is_locked "$(holder_lock)"
 	release tiny "$pid"
@@ -207,8 +208,8 @@ setup_error() {
 @test "a small descriptor limit with room for the lock still runs the program under the lock" {
 	mkdir -m 0700 "$SINGLE_DIR"
 	mkfifo "$T/release.small"
-	with_fd_limit 16 env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/small.ready" "$T/release.small" 3>&- &
-	local pid=$!
+	spawn with_fd_limit 16 env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/small.ready" "$T/release.small"
+	local pid=$BG_PID
 	wait_for_file "$T/small.ready"
 	is_locked "$(holder_lock)"
 	release small "$pid"

@@ -21,20 +21,49 @@ setup() {
 	export SYNC_DIR=$T
 }
 
-teardown() { kill_leftovers; common_teardown; }
+teardown() { common_teardown; }
 
-# single ARGS...: the command from the source tree, with the library
-# under test (SINGLE_TESTLIB, if set) and any LD_PRELOAD prefix the
-# suite runs with (the ASan runtime)
-single() {
+# single_unbounded ARGS...: the command from the source tree, with the
+# library under test (SINGLE_TESTLIB, if set) and any LD_PRELOAD prefix
+# the suite runs with (the ASan runtime)
+single_unbounded() {
 	SINGLE_LIB=$LIB LD_PRELOAD=${SINGLE_TEST_PRELOAD_PREFIX:-} "$SINGLE_CMD" "$@"
 }
 
-# single_bg NAME ARGS...: single ARGS in the background; its exit status
-# goes to $T/NAME.exit when it ends
+# single ARGS...: single_unbounded, bounded: a start that should end but
+# runs on or waits fails (status 124) instead of hanging the suite
+single() {
+	bounded env SINGLE_LIB="$LIB" LD_PRELOAD="${SINGLE_TEST_PRELOAD_PREFIX:-}" \
+		"$SINGLE_CMD" "$@"
+}
+
+# single_bg NAME ARGS...: single ARGS spawned; its exit status goes to
+# $T/NAME.exit when it ends
 single_bg() {
-	local name=$1; shift
-	( single "$@"; echo $? >"$T/$name.exit" ) 3>&- &
+	spawn single_exit "$@"
+}
+
+# single_exit NAME ARGS...: single_unbounded ARGS, then its exit status
+# into $T/NAME.exit
+single_exit() {
+	local name=$1 status=0
+	shift
+	single_unbounded "$@" || status=$?
+	echo "$status" >"$T/$name.exit"
+}
+
+# ran_once ACCOUNT...: tests/bin/mbsync's main ran once for each ACCOUNT
+ran_once() {
+	local a
+	for a; do
+		[ "$(mbsync_ran "$a")" -eq 1 ] || return 1
+	done
+}
+
+# ran_or_ended NAME: the start single_bg NAME made ran its main (wrote
+# $T/NAME.ready) or ended
+ran_or_ended() {
+	[ -e "$T/$1.ready" ] || [ -e "$T/$1.exit" ]
 }
 
 # someone_waits FILE: a process is blocked in flock(2) on FILE (a "->"
@@ -99,7 +128,7 @@ mbsync_ran() {
 	start_holder h
 	mkfifo "$T/release.w"
 	single_bg w -w 20 "$BIN/holder" "$T/w.ready" "$T/release.w"
-	until someone_waits "$HOLDER_LOCK"; do sleep 0.01; done
+	wait_until "$BOUND" someone_waits "$HOLDER_LOCK"
 	[ ! -e "$T/w.ready" ]
 	release h
 	wait_for_file "$T/w.ready"
@@ -121,12 +150,12 @@ mbsync_ran() {
 @test "-k NAME: different commands with the same key exclude each other" {
 	mkfifo "$T/release.work"
 	single_bg work -k mail "$BIN/mbsync" work
-	until [ "$(mbsync_ran work)" -eq 1 ]; do sleep 0.01; done
+	wait_until "$BOUND" ran_once work
 	is_locked "$SINGLE_DIR/@mail.lock"
 	run single -k mail "$BIN/holder" "$T/x.ready"
 	[ "$status" -eq 0 ]
 	[ ! -e "$T/x.ready" ]
-	: >"$T/release.work"
+	fifo_close "$T/release.work"
 	wait_for_file "$T/work.exit"
 }
 
@@ -144,9 +173,7 @@ mbsync_ran() {
 	mkfifo "$T/release.work" "$T/release.home"
 	single_bg work -a "$BIN/mbsync" work
 	single_bg home -a "$BIN/mbsync" home
-	until [ "$(mbsync_ran work)" -eq 1 ] && [ "$(mbsync_ran home)" -eq 1 ]; do
-		sleep 0.01
-	done
+	wait_until "$BOUND" ran_once work home
 	run single -a "$BIN/mbsync" work
 	[ "$status" -eq 0 ]
 	run single --args "$BIN/mbsync" home
@@ -155,8 +182,8 @@ mbsync_ran() {
 	[ "$(mbsync_ran home)" -eq 1 ]
 	is_locked "$(lock_name "$BIN/mbsync" work)"
 	is_locked "$(lock_name "$BIN/mbsync" home)"
-	: >"$T/release.work"
-	: >"$T/release.home"
+	fifo_close "$T/release.work"
+	fifo_close "$T/release.home"
 	wait_for_file "$T/work.exit"
 	wait_for_file "$T/home.exit"
 }
@@ -169,7 +196,7 @@ mbsync_ran() {
 	done
 	# every start either runs main (ready file) or ends (exit file)
 	for i in 1 2 3 4 5; do
-		until [ -e "$T/m$i.ready" ] || [ -e "$T/m$i.exit" ]; do sleep 0.01; done
+		wait_until "$BOUND" ran_or_ended "m$i"
 	done
 	for i in 1 2 3 4 5; do
 		if [ -e "$T/m$i.ready" ]; then
@@ -194,17 +221,16 @@ mbsync_ran() {
 @test "-r: the running instance is terminated and the new one starts; a same-named process survives" {
 	start_holder old
 	local old=$HOLDER_PID
-	"$BIN/holder" "$T/unrelated.ready" 3>&- &
-	local unrelated=$!
+	spawn "$BIN/holder" "$T/unrelated.ready"
+	local unrelated=$BG_PID
 	wait_for_file "$T/unrelated.ready"
 	mkfifo "$T/release.new"
 	single_bg new -r -v "$BIN/holder" "$T/new.ready" "$T/release.new"
 	wait_for_file "$T/new.ready"
 	local new
 	new=$(cat "$T/new.ready")
-	local s=0
-	wait "$old" || s=$?
-	[ "$s" -eq 143 ]                   # SIGTERM
+	reap "$old"
+	[ "$REAPED" -eq 143 ]              # SIGTERM
 	kill -0 "$unrelated"
 	run single --explain "$BIN/holder"
 	[ "${lines[2]}" = "state: held by pid $new" ]
@@ -215,7 +241,7 @@ mbsync_ran() {
 @test "-r SECS: the caller's ancestors are never signalled, even when they hold the lock" {
 	mkdir -m 700 "$SINGLE_DIR"
 	# flock(1) holds the lock file and runs single: an ancestor of the start
-	SINGLE_LIB=$LIB run flock -o "$(holder_lock)" "$SINGLE_CMD" --replace=0.3 -E 9 "$BIN/holder" "$T/x.ready"
+	SINGLE_LIB=$LIB run bounded flock -o "$(holder_lock)" "$SINGLE_CMD" --replace=0.3 -E 9 "$BIN/holder" "$T/x.ready"
 	[ "$status" -eq 9 ]                # not 143: flock(1) was not killed
 	[ ! -e "$T/x.ready" ]
 }
@@ -229,12 +255,13 @@ mbsync_ran() {
 settings() {
 	rm -f "$T/env.ready"
 	[ -p "$T/release.env" ] || mkfifo "$T/release.env"
-	single "$@" "$BIN/holder" "$T/env.ready" "$T/release.env" 3>&- &
+	spawn single_unbounded "$@" "$BIN/holder" "$T/env.ready" "$T/release.env"
+	local pid=$BG_PID
 	wait_for_file "$T/env.ready"
 	tr '\0' '\n' <"/proc/$(cat "$T/env.ready")/environ" |
 		grep '^SINGLE_' | grep -Ev '^SINGLE_(LIB|DIR|TESTLIB|TEST_PRELOAD_PREFIX)=' | sort
-	: >"$T/release.env"
-	wait
+	fifo_close "$T/release.env"
+	reap "$pid"
 }
 
 @test "each option sets its variable: -w -E -k -d -v -m" {
@@ -519,7 +546,7 @@ usage_error() {
 	start_holder h
 	mkfifo "$T/release.work"
 	single_bg work -a "$BIN/mbsync" work
-	until [ "$(mbsync_ran work)" -eq 1 ]; do sleep 0.01; done
+	wait_until "$BOUND" ran_once work
 	local work_pid
 	work_pid=$(cat "$T"/ran.work.*)
 	mkfifo "$T/release.k"
@@ -538,7 +565,7 @@ usage_error() {
 	grep -Eqx "free +- +- +- +- +- +0 $(readlink -f /bin/true)" <<<"$output"
 	release h
 	release k "$(cat "$T/k.ready")"
-	: >"$T/release.work"
+	fifo_close "$T/release.work"
 	wait_for_file "$T/work.exit"
 	run single --list
 	[ "$(grep -c '^free ' <<<"$output")" -eq 4 ]
@@ -563,16 +590,18 @@ usage_error() {
 
 @test "--list trusts the kernel, not the pid in the file: a forked child sharing the lock is listed too" {
 	mkfifo "$T/release.f" "$T/release.f.child"
-	LD_PRELOAD=$PRELOAD "$BIN/forker" fork "$T/f.ready" "$T/release.f" 3>&- &
+	spawn env LD_PRELOAD="$PRELOAD" "$BIN/forker" fork "$T/f.ready" "$T/release.f"
+	local pid=$BG_PID
 	wait_for_file "$T/f.ready"
 	local parent child
 	parent=$(cat "$T/f.ready")
 	child=$(cat "$T/f.ready.child")
 	run single --list
 	grep -Eq "^held +$(printf '%s\n' "$parent" "$child" | sort -n | paste -sd,) +forker,forker " <<<"$output"
-	: >"$T/release.f"
-	: >"$T/release.f.child"
-	wait
+	fifo_close "$T/release.f"
+	fifo_close "$T/release.f.child"
+	reap "$pid"
+	reap "$child"
 	# a live pid written into a lock file nobody holds: free
 	echo $$ >"$(lock_name "$BIN/forker")"
 	run single --list
@@ -582,7 +611,7 @@ usage_error() {
 @test "--list counts a lock taken by flock(1) as held, and honours -d and SINGLE_DIR" {
 	mkdir -m 700 "$T/d"
 	: >"$T/d/@job.lock"
-	flock "$T/d/@job.lock" "$BIN/holder" "$T/fl.ready" 3>&- &
+	spawn flock "$T/d/@job.lock" "$BIN/holder" "$T/fl.ready"
 	wait_for_file "$T/fl.ready"
 	run single --list -d "$T/d"
 	grep -Eq "^held +[0-9]+,[0-9]+ +(flock|holder),(flock|holder) .* job \(SINGLE_KEY\)$" <<<"$output"
@@ -598,9 +627,9 @@ usage_error() {
 
 @test "LD_PRELOAD alone cannot reach a static program: a second copy runs" {
 	mkfifo "$T/release.a" "$T/release.b"
-	LD_PRELOAD=$LIB "$STATIC_HOLDER" "$T/a.ready" "$T/release.a" 3>&- &
+	spawn env LD_PRELOAD="$LIB" "$STATIC_HOLDER" "$T/a.ready" "$T/release.a"
 	wait_for_file "$T/a.ready"
-	LD_PRELOAD=$LIB "$STATIC_HOLDER" "$T/b.ready" "$T/release.b" 3>&- &
+	spawn env LD_PRELOAD="$LIB" "$STATIC_HOLDER" "$T/b.ready" "$T/release.b"
 	wait_for_file "$T/b.ready"
 	release a "$(cat "$T/a.ready")"
 	release b "$(cat "$T/b.ready")"

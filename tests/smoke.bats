@@ -9,7 +9,7 @@ teardown() { common_teardown; }
 @test "a second start exits 0 at once, prints nothing and never runs main" {
 	start_holder first
 	is_locked "$HOLDER_LOCK"
-	run preloaded "$BIN/holder" "$T/second.ready"
+	run try_start "$BIN/holder" "$T/second.ready"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	[ ! -e "$T/second.ready" ]

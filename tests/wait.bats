@@ -101,16 +101,17 @@ state_after_wait() {
 	local out=$1
 	shift
 	start_holder holder SINGLE_KEY=sigstate
-	env "$@" SINGLE_KEY=sigstate SINGLE_WAIT=30 LD_PRELOAD="$PRELOAD" \
-		"$BIN/sigstate" >"$out" 3>&- &
-	local pid=$! tries=1000
+	spawn env "$@" SINGLE_KEY=sigstate SINGLE_WAIT=30 LD_PRELOAD="$PRELOAD" \
+		"$BIN/sigstate" >"$out"
+	local pid=$BG_PID tries=1000
 	until waiting_on "$SINGLE_DIR/@sigstate.lock" "$pid"; do
 		tries=$((tries - 1))
 		[ "$tries" -gt 0 ]
 		sleep 0.01
 	done
 	release holder
-	wait "$pid"
+	reap "$pid"
+	[ "$REAPED" -eq 0 ]
 }
 
 @test "after a wait, main sees the program's own signal handlers, mask, timers and errno" {
