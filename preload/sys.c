@@ -54,3 +54,4 @@ int sys_fileinfo(int dirfd, const char *path, int flags, struct fileinfo *fi)
 	}
 	return 0;
 }
+
