@@ -125,9 +125,15 @@ static int slot_try(const struct lockdir *d, struct held *h)
 		if ((status = lockfile_open(d, h->name, &h->fd, &h->fi, &h->writable)))
 			return -status;
 		rc = sys_flock(h->fd, LOCK_EX | LOCK_NB);
+		/* held, unless the file was removed (single --prune holds
+		 * it while it does that) or replaced in the meantime */
+		if (rc == -EWOULDBLOCK && lockfile_still_there(d, h->name, &h->fi))
+			return 0;
+		if (rc == -EWOULDBLOCK) {
+			sys_close(h->fd);
+			continue;
+		}
 		if (rc < 0) {
-			if (rc == -EWOULDBLOCK)
-				return 0;
 			say("cannot lock %s/%s: %s", d->path, h->name, strerror(-rc));
 			sys_close(h->fd);
 			return -EXIT_OSERR;
