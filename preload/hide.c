@@ -24,22 +24,36 @@
 int hidden_fd[HIDDEN_N] = { -1, -1 };
 pid_t holder_pid;
 
+/* While one of ours moves (see evict_one), its new number is hidden
+ * too, until the move is known to have worked. */
+static int moving[HIDDEN_N] = { -1, -1 };
+
 static int load(int which)
 {
-	return __atomic_load_n(&hidden_fd[which], __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&hidden_fd[which], __ATOMIC_SEQ_CST);
+}
+
+static int load_moving(int which)
+{
+	return __atomic_load_n(&moving[which], __ATOMIC_SEQ_CST);
 }
 
 int is_hidden(int fd)
 {
-	return fd >= 0 && (fd == load(HIDDEN_LOCK) || fd == load(HIDDEN_DIR));
+	if (fd < 0)
+		return 0;
+	for (int w = 0; w < HIDDEN_N; w++)
+		if (fd == load(w) || fd == load_moving(w))
+			return 1;
+	return 0;
 }
 
 int hidden_in_range(unsigned lo, unsigned hi)
 {
 	int best = -1;
 
-	for (int w = 0; w < HIDDEN_N; w++) {
-		int fd = load(w);
+	for (int i = 0; i < 2 * HIDDEN_N; i++) {
+		int fd = i < HIDDEN_N ? load(i) : load_moving(i - HIDDEN_N);
 
 		if (fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi &&
 		    (best < 0 || fd < best))
@@ -83,40 +97,59 @@ static int dup_top(int fd)
 	return high;
 }
 
-/* Evictions and the closes that span our descriptors run one at a time,
- * under a spin lock taken with every signal blocked: a signal handler
- * cannot then interrupt its own thread inside, so the lock cannot
- * deadlock, and the calls stay async-signal-safe.  Without this, a
- * close_range() that had already split its range around our old number
- * could close the new one, and two evictions could each put back a soft
- * limit the other had raised. */
-/*
+/* Evictions, the closes that span our descriptors and the holder's exec
+ * run one at a time, under a spin lock taken with every signal blocked:
+ * a signal handler cannot then interrupt its own thread inside, so the
+ * lock cannot deadlock, and the calls stay async-signal-safe.  Without
+ * this, a close_range() that had already split its range around our old
+ * number could close the new one, two evictions could each put back a
+ * soft limit the other had raised, and an exec could name one number in
+ * SINGLE_HELD while another thread moved the lock to the next.
+ *
  * The guard holds the pid of the process that took it.  fork() copies it
  * as it is: a child forked while another thread held it finds its
  * parent's pid there, a holder that does not exist in the child, and
  * takes the guard over instead of spinning for ever.
+ *
+ * It also records the thread that holds it.  The exec keeps the guard
+ * across the execve system call, and must make that call with the
+ * program's own signal mask (execve keeps the mask for the new image):
+ * a signal handler of that very thread may then enter the guard, and
+ * finds it its own.  It goes on without waiting (nested) rather than
+ * spin on a holder it has interrupted.  The owner clears the thread
+ * before it lets the guard go, so no other thread ever takes a stale
+ * record for its own.
  */
-static pid_t guard;
+static pid_t guard, guard_tid;
 
-void hidden_guard_enter(uint64_t old[2])
+void hidden_guard_enter(struct hidden_guard *g)
 {
 	const uint64_t all[2] = { ~0ULL, ~0ULL };
-	pid_t self = sys_getpid(), held = 0;
+	pid_t self = sys_getpid(), tid = sys_gettid(), held = 0;
 
-	sys_sigprocmask(SIG_BLOCK, all, old);
+	sys_sigprocmask(SIG_BLOCK, all, g->mask);
+	g->nested = 0;
 	while (!__atomic_compare_exchange_n(&guard, &held, self, 0,
 					    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
 		if (held != self)
 			continue;       /* left by the parent: retry with it */
+		if (__atomic_load_n(&guard_tid, __ATOMIC_RELAXED) == tid) {
+			g->nested = 1;  /* our own thread, interrupted in exec */
+			return;
+		}
 		SYS_(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
 		held = 0;
 	}
+	__atomic_store_n(&guard_tid, tid, __ATOMIC_RELAXED);
 }
 
-void hidden_guard_leave(const uint64_t old[2])
+void hidden_guard_leave(const struct hidden_guard *g)
 {
-	__atomic_store_n(&guard, 0, __ATOMIC_RELEASE);
-	sys_sigprocmask(SIG_SETMASK, old, 0);
+	if (!g->nested) {
+		__atomic_store_n(&guard_tid, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&guard, 0, __ATOMIC_RELEASE);
+	}
+	sys_sigprocmask(SIG_SETMASK, g->mask, 0);
 }
 
 /* A soft limit above this leaves room enough below it. */
@@ -168,10 +201,64 @@ static int same_file(int fd, const struct fileinfo *want)
 	       fi.dev == want->dev && fi.ino == want->ino;
 }
 
-/* Move hidden descriptor `which` off its number.  The copy is published
- * before anything else happens to the old number, then checked: a thread
- * that closed the new number in the moment before it was published (it
- * looked free) is caught here, and the move is made again. */
+/* Calls that may close or replace a number the table does not name
+ * (close, close_range, closefrom, dup2 and dup3 onto a number not ours)
+ * look at the table, then make the system call.  An eviction in between
+ * may have put ours on that very number: a number that was free (closing
+ * or dup2-ing onto a free number is allowed), or one the soft limit did
+ * not allow while the eviction raised it.  So such a call counts itself
+ * in `passes` for as long as it runs, by the parity of `epoch`; after
+ * publishing a new number an eviction turns the epoch over and waits
+ * until the calls that began before are done, then checks that the copy
+ * is still there.  The wait is bounded: a call that began before cannot
+ * be blocked on the number it is about to hit (it has not reached the
+ * kernel yet), and a signal handler evicting in a thread interrupted in
+ * such a call would otherwise wait for itself.  A call costs two atomic
+ * additions, and none while no lock is held. */
+static unsigned long passes[2], epoch;
+
+#define PASS_WAIT_NS 20000000   /* 20 ms */
+
+int hidden_pass_enter(void)
+{
+	int e;
+
+	if (load(HIDDEN_LOCK) < 0)
+		return -1;
+	e = (int)(__atomic_load_n(&epoch, __ATOMIC_SEQ_CST) & 1);
+	__atomic_add_fetch(&passes[e], 1, __ATOMIC_SEQ_CST);
+	return e;
+}
+
+void hidden_pass_leave(int e)
+{
+	if (e >= 0)
+		__atomic_sub_fetch(&passes[e], 1, __ATOMIC_RELEASE);
+}
+
+/* After a new number is published: the calls that may not have seen it. */
+static void passes_drain(void)
+{
+	int e = (int)(__atomic_fetch_add(&epoch, 1, __ATOMIC_SEQ_CST) & 1);
+	int64_t deadline = 0;
+
+	while (__atomic_load_n(&passes[e], __ATOMIC_SEQ_CST)) {
+		int64_t now = monotonic_ns();
+
+		if (!deadline)
+			deadline = now + PASS_WAIT_NS;
+		else if (now >= deadline)
+			break;
+		SYS_(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+	}
+}
+
+/* Move hidden descriptor `which` off its number.  The copy is hidden
+ * beside the old number first; once every call that may not have seen it
+ * is done, it is checked (a thread may have closed or replaced it while
+ * it looked free), and only then does it take the old number's place,
+ * which the caller may then reuse.  If the copy is gone, the move is
+ * made again; the old number was hidden all along. */
 static int evict_one(int which, int cur)
 {
 	struct fileinfo want;
@@ -179,31 +266,43 @@ static int evict_one(int which, int cur)
 	if (sys_fileinfo(cur, "", SYS_AT_EMPTY_PATH, &want) < 0)
 		return -1;
 	for (int tries = 0; tries < 16; tries++) {
-		int moved = dup_elsewhere(cur);
+		int moved = dup_elsewhere(cur), ok;
 
 		if (moved < 0)
 			return -1;
-		__atomic_store_n(&hidden_fd[which], moved, __ATOMIC_RELEASE);
-		if (same_file(moved, &want))
+		__atomic_store_n(&moving[which], moved, __ATOMIC_SEQ_CST);
+		passes_drain();
+		if ((ok = same_file(moved, &want)))
+			__atomic_store_n(&hidden_fd[which], moved, __ATOMIC_SEQ_CST);
+		/* if not: closed under us, maybe reused, not ours any more */
+		__atomic_store_n(&moving[which], -1, __ATOMIC_SEQ_CST);
+		if (ok)
 			return 0;
-		/* closed under us, maybe reused: not ours any more */
-		__atomic_store_n(&hidden_fd[which], cur, __ATOMIC_RELEASE);
 	}
 	return -1;
 }
 
-int hidden_evict(int fd)
+/* Under the guard: move whatever of ours is at fd. */
+static int evict_guarded(int fd)
 {
-	uint64_t old[2];
 	int rc = 0;
 
-	if (fd < 0)
-		return 0;
-	hidden_guard_enter(old);
 	for (int w = 0; w < HIDDEN_N; w++)
 		if (load(w) == fd && evict_one(w, fd) < 0)
 			rc = -1;
-	hidden_guard_leave(old);
+	return rc;
+}
+
+int hidden_evict(int fd)
+{
+	struct hidden_guard g;
+	int rc;
+
+	if (fd < 0)
+		return 0;
+	hidden_guard_enter(&g);
+	rc = evict_guarded(fd);
+	hidden_guard_leave(&g);
 	return rc;
 }
 

@@ -47,11 +47,20 @@ static int answer(long rc)
 
 /* ---- closing ---------------------------------------------------------- */
 
+/* Calls that close or replace a number not ours count themselves in
+ * hide.c's passes while they run: see hidden_pass_enter. */
+static long close_checked(int fd)
+{
+	int pass = hidden_pass_enter();
+	long rc = is_hidden(fd) ? -EBADF : sys_close(fd);
+
+	hidden_pass_leave(pass);
+	return rc;
+}
+
 SINGLE_EXPORT int close(int fd)
 {
-	if (is_hidden(fd))
-		return fail(EBADF);
-	return answer(sys_close(fd));
+	return answer(close_checked(fd));
 }
 
 /* close_range over [lo, hi] leaving the hidden descriptors alone. */
@@ -75,22 +84,34 @@ static int close_range_around(unsigned lo, unsigned hi, int flags)
  * eviction can move that descriptor into the range. */
 static int close_range_guarded(unsigned first, unsigned last, int flags)
 {
-	uint64_t old[2];
+	struct hidden_guard g;
 	int rc;
 
-	hidden_guard_enter(old);
+	hidden_guard_enter(&g);
 	rc = close_range_around(first, last, flags);
-	hidden_guard_leave(old);
+	hidden_guard_leave(&g);
 	return rc;
+}
+
+static long close_range_checked(unsigned first, unsigned last, int flags)
+{
+	int pass = hidden_pass_enter();
+	long rc;
+
+	/* marking ours close-on-exec changes nothing: it already is */
+	if (first > last || (flags & CLOSE_RANGE_CLOEXEC) ||
+	    hidden_in_range(first, last) < 0) {
+		rc = sys_close_range(first, last, flags);
+		hidden_pass_leave(pass);
+		return rc;
+	}
+	hidden_pass_leave(pass);
+	return close_range_guarded(first, last, flags);
 }
 
 SINGLE_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-	/* marking ours close-on-exec changes nothing: it already is */
-	if (first > last || (flags & CLOSE_RANGE_CLOEXEC) ||
-	    hidden_in_range(first, last) < 0)
-		return answer(sys_close_range(first, last, flags));
-	return answer(close_range_guarded(first, last, flags));
+	return answer(close_range_checked(first, last, flags));
 }
 
 /* What glibc's closefrom does where close_range is missing (before
@@ -110,9 +131,18 @@ static void close_listed_from(unsigned low)
 SINGLE_EXPORT void closefrom(int lowfd)
 {
 	unsigned low = lowfd < 0 ? 0 : (unsigned)lowfd;
-	int rc = hidden_in_range(low, ~0U) < 0 ? sys_close_range(low, ~0U, 0) :
-		 close_range_guarded(low, ~0U, 0);
+	struct hidden_guard g;
+	int pass = hidden_pass_enter(), rc;
 
+	if (hidden_in_range(low, ~0U) < 0) {
+		rc = sys_close_range(low, ~0U, 0);
+		hidden_pass_leave(pass);
+	} else {
+		hidden_pass_leave(pass);
+		hidden_guard_enter(&g);
+		rc = close_range_around(low, ~0U, 0);
+		hidden_guard_leave(&g);
+	}
 	if (rc < 0)             /* glibc too falls back on any failure */
 		close_listed_from(low);
 }
@@ -146,29 +176,53 @@ static int make_room(int oldfd, int newfd)
 	return hidden_evict(newfd) < 0 ? -EMFILE : 0;
 }
 
+static long dup2_checked(int oldfd, int newfd)
+{
+	int pass = hidden_pass_enter(), rc;
+	long r;
+
+	if (!is_hidden(oldfd) && !is_hidden(newfd)) {
+		r = real_dup2(oldfd, newfd);
+		hidden_pass_leave(pass);
+		return r;
+	}
+	/* the eviction below waits for the passes: not for this one */
+	hidden_pass_leave(pass);
+	if (is_hidden(oldfd))
+		return -EBADF;
+	if (oldfd != newfd && (rc = make_room(oldfd, newfd)) < 0)
+		return rc;
+	return real_dup2(oldfd, newfd);
+}
+
 SINGLE_EXPORT int dup2(int oldfd, int newfd)
 {
-	int rc;
+	return answer(dup2_checked(oldfd, newfd));
+}
 
+static long dup3_checked(int oldfd, int newfd, int flags)
+{
+	int pass = hidden_pass_enter(), rc;
+	long r;
+
+	/* the kernel's own order: a bad flag or the same number comes first */
+	if (oldfd == newfd || (flags & ~O_CLOEXEC) ||
+	    (!is_hidden(oldfd) && !is_hidden(newfd))) {
+		r = sys_dup3(oldfd, newfd, flags);
+		hidden_pass_leave(pass);
+		return r;
+	}
+	hidden_pass_leave(pass);
 	if (is_hidden(oldfd))
-		return fail(EBADF);
-	if (is_hidden(newfd) && oldfd != newfd && (rc = make_room(oldfd, newfd)) < 0)
-		return fail(-rc);
-	return answer(real_dup2(oldfd, newfd));
+		return -EBADF;
+	if ((rc = make_room(oldfd, newfd)) < 0)
+		return rc;
+	return sys_dup3(oldfd, newfd, flags);
 }
 
 SINGLE_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	int rc;
-
-	/* the kernel's own order: a bad flag or the same number comes first */
-	if (oldfd == newfd || (flags & ~O_CLOEXEC))
-		return answer(sys_dup3(oldfd, newfd, flags));
-	if (is_hidden(oldfd))
-		return fail(EBADF);
-	if (is_hidden(newfd) && (rc = make_room(oldfd, newfd)) < 0)
-		return fail(-rc);
-	return answer(sys_dup3(oldfd, newfd, flags));
+	return answer(dup3_checked(oldfd, newfd, flags));
 }
 
 /* ---- exec ------------------------------------------------------------- */
@@ -186,19 +240,29 @@ static long do_execve(const void *ctx, char *const envp[])
 	return SYS_(SYS_execve, a->path, a->argv, envp, 0, 0, 0);
 }
 
+static execvpe_fn *real_execvpe;
+
+/* Looked up before exec_carrying, which takes hide.c's guard: the
+ * loader's lock is not one to wait for under it. */
+static void execvpe_find(void)
+{
+	if (!__atomic_load_n(&real_execvpe, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&real_execvpe,
+				 (execvpe_fn *)dlsym(RTLD_NEXT, "execvpe"),
+				 __ATOMIC_RELEASE);
+}
+
 /* libc's execvpe: it searches PATH (and runs a script without "#!"
  * through /bin/sh), which the kernel does not. */
 static long do_execvpe(const void *ctx, char *const envp[])
 {
-	static execvpe_fn *real_execvpe;
+	execvpe_fn *real = __atomic_load_n(&real_execvpe, __ATOMIC_ACQUIRE);
 	const struct exec_args *a = ctx;
 	int saved = errno, rc;
 
-	if (!real_execvpe)
-		real_execvpe = (execvpe_fn *)dlsym(RTLD_NEXT, "execvpe");
-	if (!real_execvpe)
+	if (!real)
 		return -ENOSYS;
-	rc = real_execvpe(a->path, a->argv, envp) < 0 ? -errno : 0;
+	rc = real(a->path, a->argv, envp) < 0 ? -errno : 0;
 	errno = saved;
 	return rc;
 }
@@ -242,6 +306,7 @@ SINGLE_EXPORT int execvpe(const char *file, char *const argv[],
 {
 	struct exec_args a = { file, argv, 0, 0 };
 
+	execvpe_find();
 	return answer(exec_carrying(envp, do_execvpe, &a));
 }
 

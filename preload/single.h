@@ -447,12 +447,24 @@ SINGLE_HIDDEN void hide_fds(int lockfd, int dirfd);
 /* Remember descriptors inherited through exec. */
 SINGLE_HIDDEN void hidden_adopt(int lockfd, int dirfd);
 SINGLE_HIDDEN int is_hidden(int fd);
+/* Around a call that may close or replace a number the table does not
+ * name, so that an eviction to that number meanwhile is seen and made
+ * again: enter returns what leave takes. */
+SINGLE_HIDDEN int hidden_pass_enter(void);
+SINGLE_HIDDEN void hidden_pass_leave(int pass);
 /* The program wants `fd`'s number: move ours elsewhere first; 0 or -1. */
 SINGLE_HIDDEN int hidden_evict(int fd);
-/* Evictions and closes that span hidden descriptors take turns; the old
- * signal mask is kept in *old (a kernel sigset). */
-SINGLE_HIDDEN void hidden_guard_enter(uint64_t old[2]);
-SINGLE_HIDDEN void hidden_guard_leave(const uint64_t old[2]);
+/* Evictions, closes that span hidden descriptors and the holder's exec
+ * take turns, with every signal blocked; the program's signal mask (a
+ * kernel sigset) is kept in mask.  `nested`: a signal handler of the
+ * thread that holds the guard went on without waiting; leaving then
+ * lets nothing go. */
+struct hidden_guard {
+	uint64_t mask[2];
+	int nested;
+};
+SINGLE_HIDDEN void hidden_guard_enter(struct hidden_guard *g);
+SINGLE_HIDDEN void hidden_guard_leave(const struct hidden_guard *g);
 /* Does any hidden descriptor lie in [lo, hi]? The lowest such, or -1. */
 SINGLE_HIDDEN int hidden_in_range(unsigned lo, unsigned hi);
 

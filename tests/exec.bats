@@ -214,3 +214,14 @@ fails() {
 	run env LD_PRELOAD="$PRELOAD" "$BIN/bigenv" /bin/true
 	[ "$status" -eq 0 ]
 }
+
+# The holder's exec reads the numbers of its descriptors, makes them
+# inheritable and names them in SINGLE_HELD while other threads may move
+# them (dup2 onto them) or close around them.  tests/stress.sh runs the
+# long form (20,000 tries).
+@test "threads that dup2 onto, close and close_range the lock's numbers while the holder execs never cost the new image its lock (200 tries)" {
+	run timeout 300 "$BIN/execrace" 200 "$PRELOAD" "$T/execrace"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "200 tries, 0 lost, 0 failed" ]
+}
