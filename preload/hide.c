@@ -24,6 +24,78 @@
 int hidden_fd[HIDDEN_N] = { -1, -1 };
 pid_t holder_pid;
 
+/* Whose descriptor table hidden_fd describes.
+ *
+ * The table above lives in memory, and so it describes the descriptors
+ * of every process that shares this memory: the holder and its threads.
+ * A fork child has a copy of both, the memory and the descriptors, and
+ * the copy stays true for it: it keeps protecting the lock (a daemon
+ * that forks and lets its parent exit still holds it).  A vfork child,
+ * or any clone(CLONE_VM) child (posix_spawn), shares the memory but has
+ * a descriptor table of its own: what it does to its descriptors must
+ * not change the table, which still describes its parent's.  Its calls
+ * go to the kernel as they are.
+ *
+ * The pid of the process the table belongs to is kept in a page of its
+ * own that fork wipes (MADV_WIPEONFORK, Linux 4.14): a fork child reads 0
+ * there and claims the table with its own pid, while a child sharing the
+ * memory reads its parent's pid, not its own.  A child that shares the
+ * memory of a fork child that has not claimed it yet also reads 0: it is
+ * told apart by asking the kernel whether it shares its parent's memory
+ * (kcmp, where the kernel has it).  Without MADV_WIPEONFORK every process
+ * counts as the table's own, as before. */
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#endif
+#define KCMP_VM 1
+#define OWNER_PAGE 4096
+
+static pid_t *owner;
+
+static void owner_init(void)
+{
+	pid_t *page;
+
+	if (owner || !(page = sys_mmap_anon(OWNER_PAGE)))
+		return;
+	if (SYS_(SYS_madvise, page, OWNER_PAGE, MADV_WIPEONFORK, 0, 0, 0) < 0) {
+		sys_munmap(page, OWNER_PAGE);
+		return;
+	}
+	*page = sys_getpid();
+	owner = page;
+}
+
+/* Does this process share its parent's memory (a vfork or CLONE_VM
+ * child)?  No, when the kernel cannot tell. */
+static int shares_parent_memory(pid_t self)
+{
+#ifdef SYS_kcmp
+	return SYS_(SYS_kcmp, self, sys_getppid(), KCMP_VM, 0, 0, 0) == 0;
+#else
+	(void)self;
+	return 0;
+#endif
+}
+
+int hidden_ours(void)
+{
+	pid_t self, was;
+
+	if (!owner)
+		return 1;
+	self = sys_getpid();
+	was = __atomic_load_n(owner, __ATOMIC_ACQUIRE);
+	if (was == self)
+		return 1;
+	if (was != 0 || shares_parent_memory(self))
+		return 0;
+	/* a fork child: the table is its own from now on */
+	__atomic_compare_exchange_n(owner, &was, self, 0, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE);
+	return was == 0 || was == self;
+}
+
 /* While one of ours moves (see evict_one), its new number is hidden
  * too, until the move is known to have worked. */
 static int moving[HIDDEN_N] = { -1, -1 };
@@ -332,12 +404,14 @@ void hide_fds(int lockfd, int dirfd)
 		lock_high = lockfd;
 		dir_high = dirfd;
 	}
+	owner_init();
 	__atomic_store_n(&hidden_fd[HIDDEN_LOCK], lock_high, __ATOMIC_RELEASE);
 	__atomic_store_n(&hidden_fd[HIDDEN_DIR], dir_high, __ATOMIC_RELEASE);
 }
 
 void hidden_adopt(int lockfd, int dirfd)
 {
+	owner_init();
 	__atomic_store_n(&hidden_fd[HIDDEN_LOCK], lockfd, __ATOMIC_RELEASE);
 	__atomic_store_n(&hidden_fd[HIDDEN_DIR], dirfd, __ATOMIC_RELEASE);
 }

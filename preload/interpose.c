@@ -7,6 +7,11 @@
  * ours elsewhere, then do exactly what was asked.  When no lock is held
  * each call costs a compare before the real one.
  *
+ * Only the process whose descriptors the library keeps does so: a vfork
+ * or clone(CLONE_VM) child shares the library's memory but has its own
+ * descriptors, and its calls go to the kernel as they are (hide.c,
+ * hidden_ours).
+ *
  * The real calls are the system calls themselves, as libc makes them
  * (sys.h): no dlsym() on the way, so these stay async-signal-safe.  Only
  * execvpe is looked up, at its first use, because libc does real work in
@@ -45,6 +50,17 @@ static int answer(long rc)
 	return (int)rc;
 }
 
+/* Is fd one of ours, in the process whose descriptors they are? */
+static int hidden_here(int fd)
+{
+	return is_hidden(fd) && hidden_ours();
+}
+
+static int range_here(unsigned lo, unsigned hi)
+{
+	return hidden_in_range(lo, hi) >= 0 && hidden_ours();
+}
+
 /* ---- closing ---------------------------------------------------------- */
 
 /* Calls that close or replace a number not ours count themselves in
@@ -52,7 +68,7 @@ static int answer(long rc)
 static long close_checked(int fd)
 {
 	int pass = hidden_pass_enter();
-	long rc = is_hidden(fd) ? -EBADF : sys_close(fd);
+	long rc = hidden_here(fd) ? -EBADF : sys_close(fd);
 
 	hidden_pass_leave(pass);
 	return rc;
@@ -99,8 +115,7 @@ static long close_range_checked(unsigned first, unsigned last, int flags)
 	long rc;
 
 	/* marking ours close-on-exec changes nothing: it already is */
-	if (first > last || (flags & CLOSE_RANGE_CLOEXEC) ||
-	    hidden_in_range(first, last) < 0) {
+	if (first > last || (flags & CLOSE_RANGE_CLOEXEC) || !range_here(first, last)) {
 		rc = sys_close_range(first, last, flags);
 		hidden_pass_leave(pass);
 		return rc;
@@ -134,7 +149,7 @@ SINGLE_EXPORT void closefrom(int lowfd)
 	struct hidden_guard g;
 	int pass = hidden_pass_enter(), rc;
 
-	if (hidden_in_range(low, ~0U) < 0) {
+	if (!range_here(low, ~0U)) {
 		rc = sys_close_range(low, ~0U, 0);
 		hidden_pass_leave(pass);
 	} else {
@@ -181,7 +196,7 @@ static long dup2_checked(int oldfd, int newfd)
 	int pass = hidden_pass_enter(), rc;
 	long r;
 
-	if (!is_hidden(oldfd) && !is_hidden(newfd)) {
+	if ((!is_hidden(oldfd) && !is_hidden(newfd)) || !hidden_ours()) {
 		r = real_dup2(oldfd, newfd);
 		hidden_pass_leave(pass);
 		return r;
@@ -207,7 +222,7 @@ static long dup3_checked(int oldfd, int newfd, int flags)
 
 	/* the kernel's own order: a bad flag or the same number comes first */
 	if (oldfd == newfd || (flags & ~O_CLOEXEC) ||
-	    (!is_hidden(oldfd) && !is_hidden(newfd))) {
+	    (!is_hidden(oldfd) && !is_hidden(newfd)) || !hidden_ours()) {
 		r = sys_dup3(oldfd, newfd, flags);
 		hidden_pass_leave(pass);
 		return r;

@@ -447,6 +447,12 @@ SINGLE_HIDDEN void hide_fds(int lockfd, int dirfd);
 /* Remember descriptors inherited through exec. */
 SINGLE_HIDDEN void hidden_adopt(int lockfd, int dirfd);
 SINGLE_HIDDEN int is_hidden(int fd);
+/* Is the table of hidden descriptors this process's own (the holder, its
+ * threads, a fork child), rather than the parent's of a child that shares
+ * its memory (vfork, clone(CLONE_VM))?  Such a child's calls go to the
+ * kernel as they are.  Ask only once a descriptor is known to be hidden:
+ * it may cost a system call. */
+SINGLE_HIDDEN int hidden_ours(void);
 /* Around a call that may close or replace a number the table does not
  * name, so that an eviction to that number meanwhile is seen and made
  * again: enter returns what leave takes. */
