@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "single.h"
@@ -129,18 +130,87 @@ SINGLE_EXPORT int close_range(unsigned first, unsigned last, int flags)
 	return answer(close_range_checked(first, last, flags));
 }
 
-/* What glibc's closefrom does where close_range is missing (before
- * Linux 5.9): close what /proc/self/fd lists, read without allocating. */
-static void close_listed_from(unsigned low)
+/* glibc's closefrom where close_range fails (before Linux 5.9, or refused
+ * by a seccomp filter): close what /proc/self/fd lists, read again from
+ * the start after each buffer that closed something (the entries move
+ * under the reader), until a reading closes nothing.  Without room for
+ * the directory's descriptor, close the lowest open number first; without
+ * the directory at all, fail.  Read without allocating.  0 or -1. */
+static int open_fd_dir(void)
 {
-	struct numdir fds;
-	long fd;
+	return sys_openat(AT_FDCWD, "/proc/self/fd",
+			  O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+}
 
-	if (numdir_open(&fds, "/proc/self/fd") < 0)
-		return;
-	while ((fd = numdir_next(&fds)) >= 0)
-		if (fd >= (long)low && fd != fds.fd && !is_hidden((int)fd))
-			sys_close((int)fd);
+static void close_lowest_open(unsigned low, int ours)
+{
+	for (unsigned fd = low; fd < INT_MAX; fd++)
+		if (!(ours && is_hidden((int)fd)) && sys_close((int)fd) != -EBADF)
+			return;
+}
+
+/* The record getdents64 writes (struct linux_dirent64), as proc.c reads
+ * it; the kernel keeps each one 8-byte aligned in the buffer. */
+struct fd_dirent {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+/* One buffer of the directory's entries: did it close anything? */
+static int close_listed(const char *buf, long len, unsigned low, int dir,
+			int ours)
+{
+	int closed = 0;
+
+	for (long pos = 0; pos < len;) {
+		const struct fd_dirent *e = (const void *)(buf + pos);
+		uint64_t fd;
+
+		pos += e->reclen;
+		if (!scan_u64(e->name, INT_MAX, &fd) || (int)fd == dir || fd < low ||
+		    (ours && is_hidden((int)fd)))
+			continue;
+		sys_close((int)fd);
+		closed = 1;
+	}
+	return closed;
+}
+
+static int close_listed_from(unsigned low, int ours)
+{
+	/* zeroed: the analyzers cannot see the kernel write it */
+	_Alignas(8) char buf[1024] = { 0 };
+	int dir = open_fd_dir();
+	long n;
+
+	if (dir < 0 && dir != -ENOENT) {
+		close_lowest_open(low, ours);
+		dir = open_fd_dir();
+	}
+	if (dir < 0)
+		return -1;
+	while ((n = sys_getdents64(dir, buf, sizeof buf)) > 0)
+		if (close_listed(buf, n, low, dir, ours) &&
+		    sys_lseek(dir, 0, SEEK_SET) < 0) {
+			n = -1;
+			break;
+		}
+	sys_close(dir);
+	return n == 0 ? 0 : -1;
+}
+
+/* What glibc does when that fails too: the program must not go on
+ * believing its descriptors closed. */
+static void closefrom_failed(void)
+{
+	static const char msg[] =
+		"*** closefrom failed to close a file descriptor ***: terminated\n";
+
+	sys_write(2, msg, sizeof msg - 1);
+	abort();
 }
 
 SINGLE_EXPORT void closefrom(int lowfd)
@@ -150,16 +220,16 @@ SINGLE_EXPORT void closefrom(int lowfd)
 	int pass = hidden_pass_enter(), rc;
 
 	if (!range_here(low, ~0U)) {
-		rc = sys_close_range(low, ~0U, 0);
+		rc = sys_close_range(low, ~0U, 0) == 0 ? 0 : close_listed_from(low, 0);
 		hidden_pass_leave(pass);
 	} else {
 		hidden_pass_leave(pass);
 		hidden_guard_enter(&g);
-		rc = close_range_around(low, ~0U, 0);
+		rc = close_range_around(low, ~0U, 0) == 0 ? 0 : close_listed_from(low, 1);
 		hidden_guard_leave(&g);
 	}
-	if (rc < 0)             /* glibc too falls back on any failure */
-		close_listed_from(low);
+	if (rc < 0)
+		closefrom_failed();
 }
 
 /* ---- duplicating onto a number -------------------------------------- */

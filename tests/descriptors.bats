@@ -198,3 +198,49 @@ threads() {
 	LD_PRELOAD=$PRELOAD "$BIN/dupfail" >"$T/preloaded.out"
 	diff -u "$T/plain.out" "$T/preloaded.out"
 }
+
+# ---- closefrom where close_range fails -------------------------------------
+
+# closefrom_games MODE: closefromgames MODE held (close_range refused with
+# ENOSYS by a seccomp filter, as glibc's closefrom meets it before Linux
+# 5.9), compared with a run without the library; the lock stays.
+closefrom_games() {
+	local mode=$1 lock
+	lock=$(lock_name "$BIN/closefromgames")
+	"$BIN/closefromgames" "$mode" "$T/plain.out" "$T/plain.ready" 3>&-
+	start_holder cf -- "$BIN/closefromgames" "$mode" "$T/cf.out" "$T/cf.ready" \
+		"$T/release.cf"
+	is_locked "$lock"
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	skipped "$BIN/closefromgames" "$mode" "$T/second.out" "$T/second.ready"
+	[ ! -e "$T/second.ready" ]
+	diff -u "$T/plain.out" "$T/cf.out"
+	grep -qx 'open:' "$T/cf.out"
+	finish cf
+	lock_is_free "$lock"
+}
+
+@test "closefrom(3) where close_range fails with ENOSYS closes every descriptor from 3, and the lock stays" {
+	closefrom_games proc
+}
+
+@test "closefrom(3) where close_range fails with ENOSYS and every number is taken closes them all, and the lock stays" {
+	ulimit -n 2048
+	closefrom_games full
+}
+
+@test "closefrom(3) where close_range fails with ENOSYS and /proc is missing aborts, as glibc's closefrom does" {
+	[ "$(id -u)" -eq 0 ] || skip "a mount namespace without /proc needs root"
+	local plain_status plain_output
+	run "$BIN/closefromgames" noproc "$T/plain.out" "$T/plain.ready"
+	[[ "$output" != *"no /proc"* ]] || skip "/proc cannot be unmounted here: $output"
+	plain_status=$status plain_output=$output
+	[ "$plain_status" -eq 134 ]
+	[[ "$plain_output" == *"closefrom failed to close a file descriptor"* ]]
+	run try_start "$BIN/closefromgames" noproc "$T/held.out" "$T/held.ready"
+	echo "$output"
+	[ "$status" -eq "$plain_status" ]
+	[ "$output" = "$plain_output" ]
+	[ ! -e "$T/held.out" ]
+	lock_is_free "$(lock_name "$BIN/closefromgames")"
+}
