@@ -378,6 +378,27 @@ int hidden_evict(int fd)
 	return rc;
 }
 
+/* The eviction leaves a copy of ours at `to`, which the dup3 replaces in
+ * one step: the number is never free for another thread's open() to
+ * take in between.  Should the dup3 fail after all (fd closed meanwhile
+ * by another thread), that copy is closed. */
+int hidden_give(int to, int fd, int flags)
+{
+	struct hidden_guard g;
+	struct limits rl = { 0, 0 };
+	int rc = -EBADF;
+
+	hidden_guard_enter(&g);
+	if (is_hidden(to) && limits_get(&rl) == 0 && (uint64_t)to < rl.cur &&
+	    sys_fcntl(fd, F_GETFD, 0) >= 0 && evict_guarded(to) == 0) {
+		rc = sys_dup3(fd, to, flags);
+		if (rc < 0)
+			sys_close(to);
+	}
+	hidden_guard_leave(&g);
+	return rc;
+}
+
 /* Two descriptors opened one after the other are usually neighbours:
  * one close_range then does for both. */
 static void close_pair(int a, int b)

@@ -2,10 +2,11 @@
 /* The calls the library interposes: the only symbols it exports.
  *
  * To the program the lock's descriptors do not exist.  Closing one fails
- * with EBADF as for a number never opened; close_range and closefrom
- * close everything else in their range; dup2/dup3 onto one first move
- * ours elsewhere, then do exactly what was asked.  When no lock is held
- * each call costs a compare before the real one.
+ * with EBADF as for a number never opened, and so does every fcntl on
+ * one; close_range and closefrom close everything else in their range;
+ * dup2/dup3 onto one first move ours elsewhere, then do exactly what was
+ * asked, and fcntl(F_DUPFD) gives the number it would give if ours were
+ * free.  When no lock is held each call costs a compare before the real one.
  *
  * Only the process whose descriptors the library keeps does so: a vfork
  * or clone(CLONE_VM) child shares the library's memory but has its own
@@ -13,10 +14,12 @@
  * hidden_ours).
  *
  * The real calls are the system calls themselves, as libc makes them
- * (sys.h): no dlsym() on the way, so these stay async-signal-safe.  Only
- * execvpe is looked up, at its first use, because libc does real work in
- * it (the PATH search); POSIX does not count it among the
- * async-signal-safe functions anyway.
+ * (sys.h): no dlsym() on the way, so these stay async-signal-safe.  fcntl
+ * passes the commands it leaves alone to libc's own __fcntl, which has
+ * work of its own to do (F_GETOWN, the cancellation point of F_SETLKW,
+ * and 32-bit struct flock conversions).  Only execvpe is looked up, at
+ * its first use, because libc does real work in it (the PATH search);
+ * POSIX does not count it among the async-signal-safe functions anyway.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -30,6 +33,8 @@
 #include "sys.h"
 
 extern char **environ;
+/* libc's fcntl under its other public name (GLIBC_2.2.5 and later). */
+extern int __fcntl(int fd, int cmd, ...);
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -308,6 +313,91 @@ static long dup3_checked(int oldfd, int newfd, int flags)
 SINGLE_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	return answer(dup3_checked(oldfd, newfd, flags));
+}
+
+/* ---- fcntl ------------------------------------------------------------ */
+
+/* F_DUPFD and F_DUPFD_CLOEXEC give the lowest free number at or above
+ * `from`.  Without the library ours would be free: when the kernel's
+ * answer lies above one of them (or it found no number free), that
+ * number is the answer, and the program gets it while ours moves away.
+ * If ours cannot move, the kernel's answer stands. */
+static long dupfd_checked(int fd, int cmd, long arg)
+{
+	int from = (int)arg;    /* the kernel reads an int */
+	long rc = sys_fcntl(fd, cmd, from), got;
+	int h;
+
+	if (from < 0 || rc == from || (rc < 0 && rc != -EMFILE))
+		return rc;
+	h = hidden_in_range((unsigned)from, rc >= 0 ? (unsigned)rc - 1 : ~0U);
+	if (h < 0 || !hidden_ours())
+		return rc;
+	got = hidden_give(h, fd, cmd == F_DUPFD_CLOEXEC ? O_CLOEXEC : 0);
+	if (got < 0)
+		return rc;
+	if (rc >= 0)
+		sys_close((int)rc);
+	return got;
+}
+
+static int is_dupfd(int cmd)
+{
+	return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
+}
+
+/* The argument is read as glibc reads it, a pointer-sized word, and
+ * passed on untouched: for commands that take a pointer (F_GETLK,
+ * F_OFD_SETLK, F_SETOWN_EX, ...) it is one. */
+SINGLE_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (hidden_here(fd))
+		return fail(EBADF);
+	if (is_dupfd(cmd))
+		return answer(dupfd_checked(fd, cmd, (long)arg));
+	return __fcntl(fd, cmd, arg);
+}
+
+/* glibc 2.28 and later export fcntl64, which programs built with
+ * _FILE_OFFSET_BITS=64 call.  Where off_t is 64 bits already it is the
+ * same function as fcntl.  Elsewhere (i386) its struct flock is the
+ * 64-bit one the kernel's fcntl64 takes as it is; only F_GETOWN needs
+ * libc's care (a process group's negative id could read as an error),
+ * and F_SETLKW64 is no cancellation point here. */
+static int fcntl64_passed(int fd, int cmd, void *arg)
+{
+#ifdef __OFF_T_MATCHES_OFF64_T
+	return __fcntl(fd, cmd, arg);
+#else
+	if (cmd == F_GETOWN) {
+		struct f_owner_ex ex = { 0, 0 };
+		long rc = sys_fcntl(fd, F_GETOWN_EX, (long)&ex);
+
+		return answer(rc < 0 ? rc : ex.type == F_OWNER_PGRP ? -ex.pid : ex.pid);
+	}
+	return answer(sys_fcntl(fd, cmd, (long)arg));
+#endif
+}
+
+SINGLE_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (hidden_here(fd))
+		return fail(EBADF);
+	if (is_dupfd(cmd))
+		return answer(dupfd_checked(fd, cmd, (long)arg));
+	return fcntl64_passed(fd, cmd, arg);
 }
 
 /* ---- exec ------------------------------------------------------------- */

@@ -460,6 +460,11 @@ SINGLE_HIDDEN int hidden_pass_enter(void);
 SINGLE_HIDDEN void hidden_pass_leave(int pass);
 /* The program wants `fd`'s number: move ours elsewhere first; 0 or -1. */
 SINGLE_HIDDEN int hidden_evict(int fd);
+/* The program is to get `to`, one of ours below the soft descriptor
+ * limit, as a copy of fd (fcntl(F_DUPFD) would give it that number if ours
+ * were not there): move ours away and dup3(fd, to, flags), in one turn;
+ * `to` or -errno (nothing changed). */
+SINGLE_HIDDEN int hidden_give(int to, int fd, int flags);
 /* Evictions, closes that span hidden descriptors and the holder's exec
  * take turns, with every signal blocked; the program's signal mask (a
  * kernel sigset) is kept in mask.  `nested`: a signal handler of the

@@ -244,3 +244,76 @@ closefrom_games() {
 	[ ! -e "$T/held.out" ]
 	lock_is_free "$(lock_name "$BIN/closefromgames")"
 }
+
+# ---- fcntl: the hidden numbers are closed to every command ---------------
+
+# fcntl_games MODE: fcntlgames MODE held, compared with a run without the
+# library; the lock, and the pid in its file, stay as they were.
+fcntl_games() {
+	local mode=$1 lock
+	lock=$(lock_name "$BIN/fcntlgames")
+	"$BIN/fcntlgames" "$mode" "$T/plain.out" "$T/plain.ready" 3>&-
+	start_holder fg -- "$BIN/fcntlgames" "$mode" "$T/fg.out" "$T/fg.ready" \
+		"$T/release.fg"
+	is_locked "$lock"
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	[ "$(cat "$lock")" = "$HOLDER_PID" ]
+	skipped "$BIN/fcntlgames" "$mode" "$T/second.out" "$T/second.ready"
+	[ ! -e "$T/second.ready" ]
+	diff -u "$T/plain.out" "$T/fg.out"
+	finish fg
+	lock_is_free "$lock"
+}
+
+@test "fcntl and fcntl64 on 1022 and 1023 fail with EBADF for every command, as on closed numbers" {
+	fcntl_games hidden
+	grep -qx 'fcntl F_GETFD 1022: -1 EBADF' "$T/fg.out"
+	grep -qx 'fcntl64 F_DUPFD 1023: -1 EBADF' "$T/fg.out"
+}
+
+@test "fcntl(F_DUPFD) from or below 1022 and 1023 gives them as it would without the library, and the lock stays (soft limit 1024)" {
+	ulimit -n 8192 && ulimit -Sn 1024
+	fcntl_games dupfd
+	grep -qx 'fcntl F_DUPFD from 3: 1022 - cloexec=0' "$T/fg.out"
+}
+
+@test "fcntl commands that take a pointer (F_OFD_GETLK, F_GETLK, F_GETOWN_EX) work as without the library" {
+	fcntl_games pointer
+}
+
+@test "bash: exec 1022>file and exec 1023>file work as without the library, and the lock stays" {
+	cat >"$T/redirect" <<'SCRIPT'
+#!/bin/bash
+# redirect OUTDIR READY [RELEASE]: bash's own redirections onto 1022 and
+# 1023 (bash asks fcntl whether a number is open before it takes it)
+exec 1022>"$1/out22"
+echo one >&1022
+exec 1023>"$1/out23"
+echo two >&1023
+echo three >&1022
+{ echo four >&1023; } 2>>"$1/errors"
+exec 1022>&- 1023>&-
+{ echo five >&1022; } 2>>"$1/errors" || echo "closed 1022" >>"$1/errors"
+echo $$ >"$2.tmp" && mv "$2.tmp" "$2"
+[ -z "${3:-}" ] || read -r _ <"$3" || true
+SCRIPT
+	chmod +x "$T/redirect"
+	local lock
+	lock=$(lock_name "$T/redirect")
+	mkdir "$T/plain" "$T/held"
+	"$T/redirect" "$T/plain" "$T/plain.ready" 3>&-
+	start_holder rd -- "$T/redirect" "$T/held" "$T/rd.ready" "$T/release.rd"
+	is_locked "$lock"
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	[ "$(cat "$lock")" = "$HOLDER_PID" ]
+	skipped "$T/redirect" "$T/second" "$T/second.ready"
+	[ ! -e "$T/second.ready" ]
+	[ "$(cat "$T/held/out22")" = "$(printf 'one\nthree')" ]
+	[ "$(cat "$T/held/out23")" = "$(printf 'two\nfour')" ]
+	diff -u "$T/plain/out22" "$T/held/out22"
+	diff -u "$T/plain/out23" "$T/held/out23"
+	sed -i 's/line [0-9]*: //' "$T/plain/errors" "$T/held/errors"
+	diff -u "$T/plain/errors" "$T/held/errors"
+	finish rd
+	lock_is_free "$lock"
+}
