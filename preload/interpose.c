@@ -6,7 +6,9 @@
  * one; close_range and closefrom close everything else in their range;
  * dup2/dup3 onto one first move ours elsewhere, then do exactly what was
  * asked, and fcntl(F_DUPFD) gives the number it would give if ours were
- * free.  When no lock is held each call costs a compare before the real one.
+ * free.  libc's syscall() is interposed too where sys.h has a raw
+ * sequence (libuv, and so Node.js, closes through syscall(SYS_close)).
+ * When no lock is held each call costs a compare before the real one.
  *
  * Only the process whose descriptors the library keeps does so: a vfork
  * or clone(CLONE_VM) child shares the library's memory but has its own
@@ -49,11 +51,18 @@ static int fail(int err)
 }
 
 /* A system call's answer as libc gives it: -1 and errno on failure. */
+static long answer_long(long rc)
+{
+	if (rc < 0 && rc > -4096) {
+		errno = (int)-rc;
+		return -1;
+	}
+	return rc;
+}
+
 static int answer(long rc)
 {
-	if (rc < 0 && rc > -4096)
-		return fail((int)-rc);
-	return (int)rc;
+	return (int)answer_long(rc);
 }
 
 /* Is fd one of ours, in the process whose descriptors they are? */
@@ -550,3 +559,61 @@ SINGLE_EXPORT int execle(const char *path, const char *arg, ...)
 	GATHER_ARGS(arg, argv, ap, envp = va_arg(ap, char **));
 	return execve(path, argv, envp);
 }
+
+/* ---- syscall() -------------------------------------------------------- */
+
+#if SYS_RAW
+/* What a program asks of the kernel through libc's syscall() reaches the
+ * calls above when it concerns them; everything else goes to the kernel
+ * with all six arguments, as libc's syscall() passes them (it reads six
+ * words whatever the call takes).  Where sys.h has no raw sequence the
+ * library makes its own calls through libc's syscall(), which then
+ * cannot be interposed, and is not. */
+static long syscall_checked(long n, const long a[6])
+{
+	struct exec_args ex = { (const char *)a[0], (char *const *)a[1], 0, 0 };
+
+	switch (n) {
+	case SYS_close:
+		return close_checked((int)a[0]);
+	case SYS_close_range:
+		return close_range_checked((unsigned)a[0], (unsigned)a[1], (int)a[2]);
+#ifdef SYS_dup2
+	case SYS_dup2:
+		return dup2_checked((int)a[0], (int)a[1]);
+#endif
+	case SYS_dup3:
+		return dup3_checked((int)a[0], (int)a[1], (int)a[2]);
+#ifdef SYS_fcntl64
+	case SYS_fcntl64:
+#endif
+	case SYS_fcntl:
+		if (hidden_here((int)a[0]))
+			return -EBADF;
+		if (is_dupfd((int)a[1]))
+			return dupfd_checked((int)a[0], (int)a[1], a[2]);
+		break;
+	case SYS_execve:
+		return exec_carrying((char *const *)a[2], do_execve, &ex);
+	case SYS_execveat:
+		ex = (struct exec_args){ (const char *)a[1], (char *const *)a[2],
+					 (int)a[0], (int)a[4] };
+		return exec_carrying((char *const *)a[3], do_execveat, &ex);
+	default:
+		break;
+	}
+	return SYS_(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+SINGLE_EXPORT long syscall(long n, ...)
+{
+	va_list ap;
+	long a[6];
+
+	va_start(ap, n);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	return answer_long(syscall_checked(n, a));
+}
+#endif

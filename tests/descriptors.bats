@@ -317,3 +317,56 @@ SCRIPT
 	finish rd
 	lock_is_free "$lock"
 }
+
+# ---- syscall(): the same calls made through libc's syscall() ------------
+
+@test "syscall(SYS_close/SYS_fcntl/SYS_dup2/SYS_dup3/SYS_close_range) on 1022 and 1023 works as without the library, and the lock stays" {
+	local lock
+	lock=$(lock_name "$BIN/syscallgames")
+	"$BIN/syscallgames" "$T/plain.out" "$T/plain.ready" 3>&-
+	start_holder sc -- "$BIN/syscallgames" "$T/sc.out" "$T/sc.ready" "$T/release.sc"
+	is_locked "$lock"
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	[ "$(cat "$lock")" = "$HOLDER_PID" ]
+	skipped "$BIN/syscallgames" "$T/second.out" "$T/second.ready"
+	[ ! -e "$T/second.ready" ]
+	diff -u "$T/plain.out" "$T/sc.out"
+	grep -qx 'close 1022: -1 EBADF' "$T/sc.out"
+	grep -qx 'getpid is getpid(): 1 -' "$T/sc.out"
+	finish sc
+	lock_is_free "$lock"
+}
+
+@test "node: fs.closeSync(1022) and fs.closeSync(1023) (libuv closes through syscall()) fail with EBADF, and the lock stays" {
+	command -v node >/dev/null || skip "node is not installed"
+	cat >"$T/closer.js" <<'JS'
+const fs = require("fs");
+const [ready, release] = process.argv.slice(2);
+const lines = [String(process.pid)];
+for (const fd of [1022, 1023]) {
+	try {
+		fs.closeSync(fd);
+		lines.push(`close${fd}=0`);
+	} catch (e) {
+		lines.push(`close${fd}=${e.code}`);
+	}
+}
+fs.writeFileSync(ready + ".tmp", lines.join("\n") + "\n");
+fs.renameSync(ready + ".tmp", ready);
+if (release)
+	fs.readFileSync(release);
+JS
+	local lock
+	lock=$(lock_name "$T/closer.js")
+	node "$T/closer.js" "$T/plain.ready" 3>&-
+	grep -qx 'close1022=EBADF' "$T/plain.ready"
+	start_holder node -- node "$T/closer.js" "$T/node.ready" "$T/release.node"
+	grep -qx 'close1022=EBADF' "$T/node.ready"
+	grep -qx 'close1023=EBADF' "$T/node.ready"
+	is_locked "$lock"
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	skipped node "$T/closer.js" "$T/second.ready"
+	[ ! -e "$T/second.ready" ]
+	finish node
+	lock_is_free "$lock"
+}
