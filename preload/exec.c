@@ -28,17 +28,47 @@
 static char self_copy[1024];
 static const char *self_entry = self_copy;
 
+/* A relative entry ("./libsingle.so", "lib/libsingle.so") was found by
+ * ld.so from the working directory of the start, which is the working
+ * directory now, in the constructor; the next image may start from
+ * another ("cd / && exec prog").  It is carried with that directory in
+ * front.  A bare name (ld.so searches the library path for it) and an
+ * entry that starts with a dynamic string token ("$LIB/libsingle.so")
+ * mean the same wherever the next image starts, and stay as written. */
+static int is_relative_path(const char *entry)
+{
+	return entry[0] != '/' && entry[0] != '$' && str_chr(entry, '/');
+}
+
+/* The working directory and a '/' into self_copy: their length, or 0 if
+ * the kernel cannot say (a directory removed, or outside our root). */
+static size_t cwd_prefix(void)
+{
+	long n = SYS_(SYS_getcwd, self_copy, sizeof self_copy - 1, 0, 0, 0, 0);
+
+	if (n <= 1 || self_copy[0] != '/')
+		return 0;
+	if (n == 2)             /* "/" */
+		return 1;
+	self_copy[n - 1] = '/';
+	return (size_t)n;
+}
+
 int exec_remember_self(const char *entry, int lasting)
 {
-	size_t n = str_len(entry);
+	size_t n = str_len(entry), at = 0;
 
-	if (lasting) {
+	if (is_relative_path(entry)) {
+		at = cwd_prefix();
+		if (at + n >= sizeof self_copy)
+			at = 0;         /* as written, then */
+	} else if (lasting) {
 		self_entry = entry;
 		return 1;
 	}
-	if (n >= sizeof self_copy)
+	if (at + n >= sizeof self_copy)
 		return 0;
-	mem_copy(self_copy, entry, n + 1);
+	mem_copy(self_copy + at, entry, n + 1);
 	self_entry = self_copy;
 	return 1;
 }

@@ -484,7 +484,9 @@ SINGLE_HIDDEN int hidden_in_range(unsigned lo, unsigned hi);
 typedef long (*exec_fn)(const void *ctx, char *const envp[]);
 
 /* Remember how to name the library to the next image: an LD_PRELOAD
- * entry (copied: 0 if too long) or a string that lasts (kept as is). */
+ * entry (copied: 0 if too long) or a string that lasts (kept as is).  A
+ * relative path is made absolute from the working directory: call it
+ * from the constructor, while that is still the one ld.so used. */
 SINGLE_HIDDEN int exec_remember_self(const char *entry, int lasting);
 /* Run fn with envp, or, in the lock's holder, with an environment that
  * carries the lock into the new image.  fn returns -errno; so does this. */
