@@ -43,27 +43,38 @@ pid_t holder_pid;
  * memory of a fork child that has not claimed it yet also reads 0: it is
  * told apart by asking the kernel whether it shares its parent's memory
  * (kcmp, where the kernel has it).  Without MADV_WIPEONFORK every process
- * counts as the table's own, as before. */
+ * counts as the table's own, as before.
+ *
+ * The same page keeps the count of calls in flight (see passes below),
+ * which a fork child must not inherit from threads it does not have. */
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK 18
 #endif
 #define KCMP_VM 1
-#define OWNER_PAGE 4096
+#define STATE_PAGE 4096
 
-static pid_t *owner;
+struct table_state {
+	pid_t owner;
+	unsigned long passes[2], epoch;
+};
 
-static void owner_init(void)
+static struct table_state unwiped;
+static struct table_state *state = &unwiped;
+static int wiped_on_fork;
+
+static void state_init(void)
 {
-	pid_t *page;
+	struct table_state *page;
 
-	if (owner || !(page = sys_mmap_anon(OWNER_PAGE)))
+	if (wiped_on_fork || !(page = sys_mmap_anon(STATE_PAGE)))
 		return;
-	if (SYS_(SYS_madvise, page, OWNER_PAGE, MADV_WIPEONFORK, 0, 0, 0) < 0) {
-		sys_munmap(page, OWNER_PAGE);
+	if (SYS_(SYS_madvise, page, STATE_PAGE, MADV_WIPEONFORK, 0, 0, 0) < 0) {
+		sys_munmap(page, STATE_PAGE);
 		return;
 	}
-	*page = sys_getpid();
-	owner = page;
+	page->owner = sys_getpid();
+	state = page;
+	wiped_on_fork = 1;
 }
 
 /* Does this process share its parent's memory (a vfork or CLONE_VM
@@ -82,17 +93,17 @@ int hidden_ours(void)
 {
 	pid_t self, was;
 
-	if (!owner)
+	if (!wiped_on_fork)
 		return 1;
 	self = sys_getpid();
-	was = __atomic_load_n(owner, __ATOMIC_ACQUIRE);
+	was = __atomic_load_n(&state->owner, __ATOMIC_ACQUIRE);
 	if (was == self)
 		return 1;
 	if (was != 0 || shares_parent_memory(self))
 		return 0;
 	/* a fork child: the table is its own from now on */
-	__atomic_compare_exchange_n(owner, &was, self, 0, __ATOMIC_ACQ_REL,
-				    __ATOMIC_ACQUIRE);
+	__atomic_compare_exchange_n(&state->owner, &was, self, 0,
+				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 	return was == 0 || was == self;
 }
 
@@ -281,40 +292,50 @@ static int same_file(int fd, const struct fileinfo *want)
  * not allow while the eviction raised it.  So such a call counts itself
  * in `passes` for as long as it runs, by the parity of `epoch`; after
  * publishing a new number an eviction turns the epoch over and waits
- * until the calls that began before are done, then checks that the copy
- * is still there.  The wait is bounded: a call that began before cannot
- * be blocked on the number it is about to hit (it has not reached the
- * kernel yet), and a signal handler evicting in a thread interrupted in
- * such a call would otherwise wait for itself.  A call costs two atomic
- * additions, and none while no lock is held. */
-static unsigned long passes[2], epoch;
-
-#define PASS_WAIT_NS 20000000   /* 20 ms */
+ * until the calls counted under the old parity are done, then checks
+ * that the copy is still there.  A call that read the epoch just before
+ * it turned over would count itself under a parity no eviction then
+ * waits for: it reads the epoch again after counting itself, and starts
+ * over if it changed.  A call costs two atomic additions, and none while
+ * no lock is held.
+ *
+ * The wait is bounded, at a second: a call that began before cannot be
+ * blocked on the number it is about to hit (it has not reached the kernel
+ * yet), only descheduled, while a signal handler that evicts in a thread
+ * interrupted in such a call would otherwise wait for itself. */
+#define PASS_WAIT_NS 1000000000 /* 1 s */
 
 int hidden_pass_enter(void)
 {
-	int e;
+	struct table_state *st = state;
 
 	if (load(HIDDEN_LOCK) < 0)
 		return -1;
-	e = (int)(__atomic_load_n(&epoch, __ATOMIC_SEQ_CST) & 1);
-	__atomic_add_fetch(&passes[e], 1, __ATOMIC_SEQ_CST);
-	return e;
+	for (;;) {
+		unsigned long v = __atomic_load_n(&st->epoch, __ATOMIC_SEQ_CST);
+		int e = (int)(v & 1);
+
+		__atomic_add_fetch(&st->passes[e], 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&st->epoch, __ATOMIC_SEQ_CST) == v)
+			return e;
+		__atomic_sub_fetch(&st->passes[e], 1, __ATOMIC_RELEASE);
+	}
 }
 
 void hidden_pass_leave(int e)
 {
 	if (e >= 0)
-		__atomic_sub_fetch(&passes[e], 1, __ATOMIC_RELEASE);
+		__atomic_sub_fetch(&state->passes[e], 1, __ATOMIC_RELEASE);
 }
 
 /* After a new number is published: the calls that may not have seen it. */
 static void passes_drain(void)
 {
-	int e = (int)(__atomic_fetch_add(&epoch, 1, __ATOMIC_SEQ_CST) & 1);
+	struct table_state *st = state;
+	int e = (int)(__atomic_fetch_add(&st->epoch, 1, __ATOMIC_SEQ_CST) & 1);
 	int64_t deadline = 0;
 
-	while (__atomic_load_n(&passes[e], __ATOMIC_SEQ_CST)) {
+	while (__atomic_load_n(&st->passes[e], __ATOMIC_SEQ_CST)) {
 		int64_t now = monotonic_ns();
 
 		if (!deadline)
@@ -425,14 +446,14 @@ void hide_fds(int lockfd, int dirfd)
 		lock_high = lockfd;
 		dir_high = dirfd;
 	}
-	owner_init();
+	state_init();
 	__atomic_store_n(&hidden_fd[HIDDEN_LOCK], lock_high, __ATOMIC_RELEASE);
 	__atomic_store_n(&hidden_fd[HIDDEN_DIR], dir_high, __ATOMIC_RELEASE);
 }
 
 void hidden_adopt(int lockfd, int dirfd)
 {
-	owner_init();
+	state_init();
 	__atomic_store_n(&hidden_fd[HIDDEN_LOCK], lockfd, __ATOMIC_RELEASE);
 	__atomic_store_n(&hidden_fd[HIDDEN_DIR], dirfd, __ATOMIC_RELEASE);
 }
