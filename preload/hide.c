@@ -108,7 +108,10 @@ int hidden_ours(void)
 }
 
 /* While one of ours moves (see evict_one), its new number is hidden
- * too, until the move is known to have worked. */
+ * too, until the move is known to have worked.  The move ends with two
+ * stores, the new number into hidden_fd, then -1 into moving: readers
+ * look at moving first, so that none can read the old number from one
+ * and -1 from the other. */
 static int moving[HIDDEN_N] = { -1, -1 };
 
 static int load(int which)
@@ -126,7 +129,7 @@ int is_hidden(int fd)
 	if (fd < 0)
 		return 0;
 	for (int w = 0; w < HIDDEN_N; w++)
-		if (fd == load(w) || fd == load_moving(w))
+		if (fd == load_moving(w) || fd == load(w))
 			return 1;
 	return 0;
 }
@@ -136,7 +139,7 @@ int hidden_in_range(unsigned lo, unsigned hi)
 	int best = -1;
 
 	for (int i = 0; i < 2 * HIDDEN_N; i++) {
-		int fd = i < HIDDEN_N ? load(i) : load_moving(i - HIDDEN_N);
+		int fd = i < HIDDEN_N ? load_moving(i) : load(i - HIDDEN_N);
 
 		if (fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi &&
 		    (best < 0 || fd < best))
