@@ -275,23 +275,28 @@ static int make_room(int oldfd, int newfd)
 	return hidden_evict(newfd) < 0 ? -EMFILE : 0;
 }
 
+/* The dup2 onto newfd is made inside a pass, once newfd is seen not to
+ * be ours: after an eviction the old number holds a copy of ours, which
+ * the dup2 replaces; but if that copy was closed meanwhile, a later
+ * eviction may have taken the number again, and it is moved once more. */
 static long dup2_checked(int oldfd, int newfd)
 {
-	int pass = hidden_pass_enter(), rc;
-	long r;
+	for (;;) {
+		int pass = hidden_pass_enter(), rc;
+		long r;
 
-	if ((!is_hidden(oldfd) && !is_hidden(newfd)) || !hidden_ours()) {
-		r = real_dup2(oldfd, newfd);
+		if ((!is_hidden(oldfd) && !is_hidden(newfd)) || !hidden_ours()) {
+			r = real_dup2(oldfd, newfd);
+			hidden_pass_leave(pass);
+			return r;
+		}
+		/* the eviction below waits for the passes: not for this one */
 		hidden_pass_leave(pass);
-		return r;
+		if (is_hidden(oldfd))
+			return -EBADF;
+		if ((rc = make_room(oldfd, newfd)) < 0)
+			return rc;
 	}
-	/* the eviction below waits for the passes: not for this one */
-	hidden_pass_leave(pass);
-	if (is_hidden(oldfd))
-		return -EBADF;
-	if (oldfd != newfd && (rc = make_room(oldfd, newfd)) < 0)
-		return rc;
-	return real_dup2(oldfd, newfd);
 }
 
 SINGLE_EXPORT int dup2(int oldfd, int newfd)
@@ -301,22 +306,24 @@ SINGLE_EXPORT int dup2(int oldfd, int newfd)
 
 static long dup3_checked(int oldfd, int newfd, int flags)
 {
-	int pass = hidden_pass_enter(), rc;
-	long r;
+	for (;;) {
+		int pass = hidden_pass_enter(), rc;
+		long r;
 
-	/* the kernel's own order: a bad flag or the same number comes first */
-	if (oldfd == newfd || (flags & ~O_CLOEXEC) ||
-	    (!is_hidden(oldfd) && !is_hidden(newfd)) || !hidden_ours()) {
-		r = sys_dup3(oldfd, newfd, flags);
+		/* the kernel's own order: a bad flag or the same number
+		 * comes first */
+		if (oldfd == newfd || (flags & ~O_CLOEXEC) ||
+		    (!is_hidden(oldfd) && !is_hidden(newfd)) || !hidden_ours()) {
+			r = sys_dup3(oldfd, newfd, flags);
+			hidden_pass_leave(pass);
+			return r;
+		}
 		hidden_pass_leave(pass);
-		return r;
+		if (is_hidden(oldfd))
+			return -EBADF;
+		if ((rc = make_room(oldfd, newfd)) < 0)
+			return rc;
 	}
-	hidden_pass_leave(pass);
-	if (is_hidden(oldfd))
-		return -EBADF;
-	if ((rc = make_room(oldfd, newfd)) < 0)
-		return rc;
-	return sys_dup3(oldfd, newfd, flags);
 }
 
 SINGLE_EXPORT int dup3(int oldfd, int newfd, int flags)
