@@ -28,17 +28,47 @@
 static char self_copy[1024];
 static const char *self_entry = self_copy;
 
+/* A relative entry ("./libsingle.so", "lib/libsingle.so") was found by
+ * ld.so from the working directory of the start, which is the working
+ * directory now, in the constructor; the next image may start from
+ * another ("cd / && exec prog").  It is carried with that directory in
+ * front.  A bare name (ld.so searches the library path for it) and an
+ * entry that starts with a dynamic string token ("$LIB/libsingle.so")
+ * mean the same wherever the next image starts, and stay as written. */
+static int is_relative_path(const char *entry)
+{
+	return entry[0] != '/' && entry[0] != '$' && str_chr(entry, '/');
+}
+
+/* The working directory and a '/' into self_copy: their length, or 0 if
+ * the kernel cannot say (a directory removed, or outside our root). */
+static size_t cwd_prefix(void)
+{
+	long n = SYS_(SYS_getcwd, self_copy, sizeof self_copy - 1, 0, 0, 0, 0);
+
+	if (n <= 1 || self_copy[0] != '/')
+		return 0;
+	if (n == 2)             /* "/" */
+		return 1;
+	self_copy[n - 1] = '/';
+	return (size_t)n;
+}
+
 int exec_remember_self(const char *entry, int lasting)
 {
-	size_t n = str_len(entry);
+	size_t n = str_len(entry), at = 0;
 
-	if (lasting) {
+	if (is_relative_path(entry)) {
+		at = cwd_prefix();
+		if (at + n >= sizeof self_copy)
+			at = 0;         /* as written, then */
+	} else if (lasting) {
 		self_entry = entry;
 		return 1;
 	}
-	if (n >= sizeof self_copy)
+	if (at + n >= sizeof self_copy)
 		return 0;
-	mem_copy(self_copy, entry, n + 1);
+	mem_copy(self_copy + at, entry, n + 1);
 	self_entry = self_copy;
 	return 1;
 }
@@ -49,14 +79,16 @@ static int holding(void)
 	       sys_getpid() == holder_pid;
 }
 
-static void set_cloexec(int on)
-{
-	for (int w = 0; w < HIDDEN_N; w++) {
-		int fd = __atomic_load_n(&hidden_fd[w], __ATOMIC_ACQUIRE);
+/* The descriptors as one exec carries them: read once, under the guard. */
+struct carried {
+	int fd[HIDDEN_N];
+};
 
-		if (fd >= 0)
-			sys_fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0);
-	}
+static void set_cloexec(const struct carried *c, int on)
+{
+	for (int w = 0; w < HIDDEN_N; w++)
+		if (c->fd[w] >= 0)
+			sys_fcntl(c->fd[w], F_SETFD, on ? FD_CLOEXEC : 0);
 }
 
 /* The value of NAME=value in entry, or NULL */
@@ -111,14 +143,15 @@ static char *append_number(char *to, uint64_t v)
 }
 
 /* SINGLE_HELD=LOCKFD:DIRFD:DEV:INO:PID */
-static void held_entry(char *out, const struct fileinfo *fi)
+static void held_entry(char *out, const struct carried *c,
+		       const struct fileinfo *fi)
 {
-	int dirfd = hidden_fd[HIDDEN_DIR] >= 0 ? hidden_fd[HIDDEN_DIR] :
-		    hidden_fd[HIDDEN_LOCK];
+	int dirfd = c->fd[HIDDEN_DIR] >= 0 ? c->fd[HIDDEN_DIR] :
+		    c->fd[HIDDEN_LOCK];
 
 	out = append(out, var_name(VAR_HELD));
 	out = append(out, "=");
-	out = append_number(out, (uint64_t)hidden_fd[HIDDEN_LOCK]);
+	out = append_number(out, (uint64_t)c->fd[HIDDEN_LOCK]);
 	out = append(out, ":");
 	out = append_number(out, (uint64_t)dirfd);
 	out = append(out, ":");
@@ -129,7 +162,8 @@ static void held_entry(char *out, const struct fileinfo *fi)
 	append_number(out, (uint64_t)holder_pid);
 }
 
-static int carry_env_build(struct carry_env *ce, char *const envp[])
+static int carry_env_build(struct carry_env *ce, char *const envp[],
+			   const struct carried *c)
 {
 	const char *old = env_value(envp, "LD_PRELOAD");
 	size_t n = env_count(envp), k = 0;
@@ -139,7 +173,7 @@ static int carry_env_build(struct carry_env *ce, char *const envp[])
 	char *preload, *held, *p;
 	struct fileinfo fi;
 
-	if (sys_fileinfo(hidden_fd[HIDDEN_LOCK], "", SYS_AT_EMPTY_PATH, &fi) < 0)
+	if (sys_fileinfo(c->fd[HIDDEN_LOCK], "", SYS_AT_EMPTY_PATH, &fi) < 0)
 		return -1;
 	ce->size = (n + 3) * sizeof(char *) + plen + hlen;
 	if (!(ce->env = sys_mmap_anon(ce->size)))
@@ -154,7 +188,7 @@ static int carry_env_build(struct carry_env *ce, char *const envp[])
 		if (old && *old)
 			append(append(p, ":"), old);
 	}
-	held_entry(held, &fi);
+	held_entry(held, c, &fi);
 	ce->env[k++] = preload;
 	ce->env[k++] = held;
 	for (size_t i = 0; i < n; i++)
@@ -165,19 +199,42 @@ static int carry_env_build(struct carry_env *ce, char *const envp[])
 	return 0;
 }
 
+/* The exec holds hide.c's guard from the moment it reads the
+ * descriptors until the exec has failed (or, having worked, ended this
+ * image): no other thread can move them in between, so SINGLE_HELD names
+ * the numbers that are inheritable at execve, and they are still ours.
+ * The system call itself is made with the program's own signal mask,
+ * which execve hands on to the new image; a signal handler of this
+ * thread that meets the guard meanwhile finds it its own and goes on
+ * (if it moves the descriptors, the exec it interrupted names the old
+ * numbers: the limit libsingle(7) states). */
 long exec_carrying(char *const envp[], exec_fn fn, const void *ctx)
 {
+	const uint64_t all[2] = { ~0ULL, ~0ULL };
+	struct hidden_guard g;
+	struct carried c;
 	struct carry_env ce;
 	long rc;
 
 	if (!holding())
 		return fn(ctx, envp);
+	hidden_guard_enter(&g);
+	for (int w = 0; w < HIDDEN_N; w++)
+		c.fd[w] = __atomic_load_n(&hidden_fd[w], __ATOMIC_ACQUIRE);
 	/* out of memory: fail the exec rather than let the lock go */
-	if ((rc = carry_env_build(&ce, envp)) < 0)
+	if ((rc = carry_env_build(&ce, envp, &c)) < 0) {
+		hidden_guard_leave(&g);
 		return rc;
-	set_cloexec(0);
+	}
+	set_cloexec(&c, 0);
+	sys_sigprocmask(SIG_SETMASK, g.mask, 0);
 	rc = fn(ctx, ce.env);
-	set_cloexec(1);
+	sys_sigprocmask(SIG_BLOCK, all, 0);
+	/* nested in an exec this thread was making: that one still needs
+	 * them inheritable */
+	if (!g.nested)
+		set_cloexec(&c, 1);
+	hidden_guard_leave(&g);
 	sys_munmap(ce.env, ce.size);
 	return rc;
 }

@@ -2,28 +2,41 @@
 /* The calls the library interposes: the only symbols it exports.
  *
  * To the program the lock's descriptors do not exist.  Closing one fails
- * with EBADF as for a number never opened; close_range and closefrom
- * close everything else in their range; dup2/dup3 onto one first move
- * ours elsewhere, then do exactly what was asked.  When no lock is held
- * each call costs a compare before the real one.
+ * with EBADF as for a number never opened, and so does every fcntl on
+ * one; close_range and closefrom close everything else in their range;
+ * dup2/dup3 onto one first move ours elsewhere, then do exactly what was
+ * asked, and fcntl(F_DUPFD) gives the number it would give if ours were
+ * free.  libc's syscall() is interposed too where sys.h has a raw
+ * sequence (libuv, and so Node.js, closes through syscall(SYS_close)).
+ * When no lock is held each call costs a compare before the real one.
+ *
+ * Only the process whose descriptors the library keeps does so: a vfork
+ * or clone(CLONE_VM) child shares the library's memory but has its own
+ * descriptors, and its calls go to the kernel as they are (hide.c,
+ * hidden_ours).
  *
  * The real calls are the system calls themselves, as libc makes them
- * (sys.h): no dlsym() on the way, so these stay async-signal-safe.  Only
- * execvpe is looked up, at its first use, because libc does real work in
- * it (the PATH search); POSIX does not count it among the
- * async-signal-safe functions anyway.
+ * (sys.h): no dlsym() on the way, so these stay async-signal-safe.  fcntl
+ * passes the commands it leaves alone to libc's own __fcntl, which has
+ * work of its own to do (F_GETOWN, the cancellation point of F_SETLKW,
+ * and 32-bit struct flock conversions).  Only execvpe is looked up, at
+ * its first use, because libc does real work in it (the PATH search);
+ * POSIX does not count it among the async-signal-safe functions anyway.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "single.h"
 #include "sys.h"
 
 extern char **environ;
+/* libc's fcntl under its other public name (GLIBC_2.2.5 and later). */
+extern int __fcntl(int fd, int cmd, ...);
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -38,20 +51,47 @@ static int fail(int err)
 }
 
 /* A system call's answer as libc gives it: -1 and errno on failure. */
+static long answer_long(long rc)
+{
+	if (rc < 0 && rc > -4096) {
+		errno = (int)-rc;
+		return -1;
+	}
+	return rc;
+}
+
 static int answer(long rc)
 {
-	if (rc < 0 && rc > -4096)
-		return fail((int)-rc);
-	return (int)rc;
+	return (int)answer_long(rc);
+}
+
+/* Is fd one of ours, in the process whose descriptors they are? */
+static int hidden_here(int fd)
+{
+	return is_hidden(fd) && hidden_ours();
+}
+
+static int range_here(unsigned lo, unsigned hi)
+{
+	return hidden_in_range(lo, hi) >= 0 && hidden_ours();
 }
 
 /* ---- closing ---------------------------------------------------------- */
 
+/* Calls that close or replace a number not ours count themselves in
+ * hide.c's passes while they run: see hidden_pass_enter. */
+static long close_checked(int fd)
+{
+	int pass = hidden_pass_enter();
+	long rc = hidden_here(fd) ? -EBADF : sys_close(fd);
+
+	hidden_pass_leave(pass);
+	return rc;
+}
+
 SINGLE_EXPORT int close(int fd)
 {
-	if (is_hidden(fd))
-		return fail(EBADF);
-	return answer(sys_close(fd));
+	return answer(close_checked(fd));
 }
 
 /* close_range over [lo, hi] leaving the hidden descriptors alone. */
@@ -75,46 +115,135 @@ static int close_range_around(unsigned lo, unsigned hi, int flags)
  * eviction can move that descriptor into the range. */
 static int close_range_guarded(unsigned first, unsigned last, int flags)
 {
-	uint64_t old[2];
+	struct hidden_guard g;
 	int rc;
 
-	hidden_guard_enter(old);
+	hidden_guard_enter(&g);
 	rc = close_range_around(first, last, flags);
-	hidden_guard_leave(old);
+	hidden_guard_leave(&g);
 	return rc;
+}
+
+static long close_range_checked(unsigned first, unsigned last, int flags)
+{
+	int pass = hidden_pass_enter();
+	long rc;
+
+	/* marking ours close-on-exec changes nothing: it already is */
+	if (first > last || (flags & CLOSE_RANGE_CLOEXEC) || !range_here(first, last)) {
+		rc = sys_close_range(first, last, flags);
+		hidden_pass_leave(pass);
+		return rc;
+	}
+	hidden_pass_leave(pass);
+	return close_range_guarded(first, last, flags);
 }
 
 SINGLE_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-	/* marking ours close-on-exec changes nothing: it already is */
-	if (first > last || (flags & CLOSE_RANGE_CLOEXEC) ||
-	    hidden_in_range(first, last) < 0)
-		return answer(sys_close_range(first, last, flags));
-	return answer(close_range_guarded(first, last, flags));
+	return answer(close_range_checked(first, last, flags));
 }
 
-/* What glibc's closefrom does where close_range is missing (before
- * Linux 5.9): close what /proc/self/fd lists, read without allocating. */
-static void close_listed_from(unsigned low)
+/* glibc's closefrom where close_range fails (before Linux 5.9, or refused
+ * by a seccomp filter): close what /proc/self/fd lists, read again from
+ * the start after each buffer that closed something (the entries move
+ * under the reader), until a reading closes nothing.  Without room for
+ * the directory's descriptor, close the lowest open number first; without
+ * the directory at all, fail.  Read without allocating.  0 or -1. */
+static int open_fd_dir(void)
 {
-	struct numdir fds;
-	long fd;
+	return sys_openat(AT_FDCWD, "/proc/self/fd",
+			  O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+}
 
-	if (numdir_open(&fds, "/proc/self/fd") < 0)
-		return;
-	while ((fd = numdir_next(&fds)) >= 0)
-		if (fd >= (long)low && fd != fds.fd && !is_hidden((int)fd))
-			sys_close((int)fd);
+static void close_lowest_open(unsigned low, int ours)
+{
+	for (unsigned fd = low; fd < INT_MAX; fd++)
+		if (!(ours && is_hidden((int)fd)) && sys_close((int)fd) != -EBADF)
+			return;
+}
+
+/* The record getdents64 writes (struct linux_dirent64), as proc.c reads
+ * it; the kernel keeps each one 8-byte aligned in the buffer. */
+struct fd_dirent {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+/* One buffer of the directory's entries: did it close anything? */
+static int close_listed(const char *buf, long len, unsigned low, int dir,
+			int ours)
+{
+	int closed = 0;
+
+	for (long pos = 0; pos < len;) {
+		const struct fd_dirent *e = (const void *)(buf + pos);
+		uint64_t fd;
+
+		pos += e->reclen;
+		if (!scan_u64(e->name, INT_MAX, &fd) || (int)fd == dir || fd < low ||
+		    (ours && is_hidden((int)fd)))
+			continue;
+		sys_close((int)fd);
+		closed = 1;
+	}
+	return closed;
+}
+
+static int close_listed_from(unsigned low, int ours)
+{
+	/* zeroed: the analyzers cannot see the kernel write it */
+	_Alignas(8) char buf[1024] = { 0 };
+	int dir = open_fd_dir();
+	long n;
+
+	if (dir < 0 && dir != -ENOENT) {
+		close_lowest_open(low, ours);
+		dir = open_fd_dir();
+	}
+	if (dir < 0)
+		return -1;
+	while ((n = sys_getdents64(dir, buf, sizeof buf)) > 0)
+		if (close_listed(buf, n, low, dir, ours) &&
+		    sys_lseek(dir, 0, SEEK_SET) < 0) {
+			n = -1;
+			break;
+		}
+	sys_close(dir);
+	return n == 0 ? 0 : -1;
+}
+
+/* What glibc does when that fails too: the program must not go on
+ * believing its descriptors closed. */
+static void closefrom_failed(void)
+{
+	static const char msg[] =
+		"*** closefrom failed to close a file descriptor ***: terminated\n";
+
+	sys_write(2, msg, sizeof msg - 1);
+	abort();
 }
 
 SINGLE_EXPORT void closefrom(int lowfd)
 {
 	unsigned low = lowfd < 0 ? 0 : (unsigned)lowfd;
-	int rc = hidden_in_range(low, ~0U) < 0 ? sys_close_range(low, ~0U, 0) :
-		 close_range_guarded(low, ~0U, 0);
+	struct hidden_guard g;
+	int pass = hidden_pass_enter(), rc;
 
-	if (rc < 0)             /* glibc too falls back on any failure */
-		close_listed_from(low);
+	if (!range_here(low, ~0U)) {
+		rc = sys_close_range(low, ~0U, 0) == 0 ? 0 : close_listed_from(low, 0);
+		hidden_pass_leave(pass);
+	} else {
+		hidden_pass_leave(pass);
+		hidden_guard_enter(&g);
+		rc = close_range_around(low, ~0U, 0) == 0 ? 0 : close_listed_from(low, 1);
+		hidden_guard_leave(&g);
+	}
+	if (rc < 0)
+		closefrom_failed();
 }
 
 /* ---- duplicating onto a number -------------------------------------- */
@@ -146,29 +275,145 @@ static int make_room(int oldfd, int newfd)
 	return hidden_evict(newfd) < 0 ? -EMFILE : 0;
 }
 
+/* The dup2 onto newfd is made inside a pass, once newfd is seen not to
+ * be ours: after an eviction the old number holds a copy of ours, which
+ * the dup2 replaces; but if that copy was closed meanwhile, a later
+ * eviction may have taken the number again, and it is moved once more. */
+static long dup2_checked(int oldfd, int newfd)
+{
+	for (;;) {
+		int pass = hidden_pass_enter(), rc;
+		long r;
+
+		if ((!is_hidden(oldfd) && !is_hidden(newfd)) || !hidden_ours()) {
+			r = real_dup2(oldfd, newfd);
+			hidden_pass_leave(pass);
+			return r;
+		}
+		/* the eviction below waits for the passes: not for this one */
+		hidden_pass_leave(pass);
+		if (is_hidden(oldfd))
+			return -EBADF;
+		if ((rc = make_room(oldfd, newfd)) < 0)
+			return rc;
+	}
+}
+
 SINGLE_EXPORT int dup2(int oldfd, int newfd)
 {
-	int rc;
+	return answer(dup2_checked(oldfd, newfd));
+}
 
-	if (is_hidden(oldfd))
-		return fail(EBADF);
-	if (is_hidden(newfd) && oldfd != newfd && (rc = make_room(oldfd, newfd)) < 0)
-		return fail(-rc);
-	return answer(real_dup2(oldfd, newfd));
+static long dup3_checked(int oldfd, int newfd, int flags)
+{
+	for (;;) {
+		int pass = hidden_pass_enter(), rc;
+		long r;
+
+		/* the kernel's own order: a bad flag or the same number
+		 * comes first */
+		if (oldfd == newfd || (flags & ~O_CLOEXEC) ||
+		    (!is_hidden(oldfd) && !is_hidden(newfd)) || !hidden_ours()) {
+			r = sys_dup3(oldfd, newfd, flags);
+			hidden_pass_leave(pass);
+			return r;
+		}
+		hidden_pass_leave(pass);
+		if (is_hidden(oldfd))
+			return -EBADF;
+		if ((rc = make_room(oldfd, newfd)) < 0)
+			return rc;
+	}
 }
 
 SINGLE_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	int rc;
+	return answer(dup3_checked(oldfd, newfd, flags));
+}
 
-	/* the kernel's own order: a bad flag or the same number comes first */
-	if (oldfd == newfd || (flags & ~O_CLOEXEC))
-		return answer(sys_dup3(oldfd, newfd, flags));
-	if (is_hidden(oldfd))
+/* ---- fcntl ------------------------------------------------------------ */
+
+/* F_DUPFD and F_DUPFD_CLOEXEC give the lowest free number at or above
+ * `from`.  Without the library ours would be free: when the kernel's
+ * answer lies above one of them (or it found no number free), that
+ * number is the answer, and the program gets it while ours moves away.
+ * If ours cannot move, the kernel's answer stands. */
+static long dupfd_checked(int fd, int cmd, long arg)
+{
+	int from = (int)arg;    /* the kernel reads an int */
+	long rc = sys_fcntl(fd, cmd, from), got;
+	int h;
+
+	if (from < 0 || rc == from || (rc < 0 && rc != -EMFILE))
+		return rc;
+	h = hidden_in_range((unsigned)from, rc >= 0 ? (unsigned)rc - 1 : ~0U);
+	if (h < 0 || !hidden_ours())
+		return rc;
+	got = hidden_give(h, fd, cmd == F_DUPFD_CLOEXEC ? O_CLOEXEC : 0);
+	if (got < 0)
+		return rc;
+	if (rc >= 0)
+		sys_close((int)rc);
+	return got;
+}
+
+static int is_dupfd(int cmd)
+{
+	return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
+}
+
+/* The argument is read as glibc reads it, a pointer-sized word, and
+ * passed on untouched: for commands that take a pointer (F_GETLK,
+ * F_OFD_SETLK, F_SETOWN_EX, ...) it is one. */
+SINGLE_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (hidden_here(fd))
 		return fail(EBADF);
-	if (is_hidden(newfd) && (rc = make_room(oldfd, newfd)) < 0)
-		return fail(-rc);
-	return answer(sys_dup3(oldfd, newfd, flags));
+	if (is_dupfd(cmd))
+		return answer(dupfd_checked(fd, cmd, (long)arg));
+	return __fcntl(fd, cmd, arg);
+}
+
+/* glibc 2.28 and later export fcntl64, which programs built with
+ * _FILE_OFFSET_BITS=64 call.  Where off_t is 64 bits already it is the
+ * same function as fcntl.  Elsewhere (i386) its struct flock is the
+ * 64-bit one the kernel's fcntl64 takes as it is; only F_GETOWN needs
+ * libc's care (a process group's negative id could read as an error),
+ * and F_SETLKW64 is no cancellation point here. */
+static int fcntl64_passed(int fd, int cmd, void *arg)
+{
+#ifdef __OFF_T_MATCHES_OFF64_T
+	return __fcntl(fd, cmd, arg);
+#else
+	if (cmd == F_GETOWN) {
+		struct f_owner_ex ex = { 0, 0 };
+		long rc = sys_fcntl(fd, F_GETOWN_EX, (long)&ex);
+
+		return answer(rc < 0 ? rc : ex.type == F_OWNER_PGRP ? -ex.pid : ex.pid);
+	}
+	return answer(sys_fcntl(fd, cmd, (long)arg));
+#endif
+}
+
+SINGLE_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (hidden_here(fd))
+		return fail(EBADF);
+	if (is_dupfd(cmd))
+		return answer(dupfd_checked(fd, cmd, (long)arg));
+	return fcntl64_passed(fd, cmd, arg);
 }
 
 /* ---- exec ------------------------------------------------------------- */
@@ -186,19 +431,29 @@ static long do_execve(const void *ctx, char *const envp[])
 	return SYS_(SYS_execve, a->path, a->argv, envp, 0, 0, 0);
 }
 
+static execvpe_fn *real_execvpe;
+
+/* Looked up before exec_carrying, which takes hide.c's guard: the
+ * loader's lock is not one to wait for under it. */
+static void execvpe_find(void)
+{
+	if (!__atomic_load_n(&real_execvpe, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&real_execvpe,
+				 (execvpe_fn *)dlsym(RTLD_NEXT, "execvpe"),
+				 __ATOMIC_RELEASE);
+}
+
 /* libc's execvpe: it searches PATH (and runs a script without "#!"
  * through /bin/sh), which the kernel does not. */
 static long do_execvpe(const void *ctx, char *const envp[])
 {
-	static execvpe_fn *real_execvpe;
+	execvpe_fn *real = __atomic_load_n(&real_execvpe, __ATOMIC_ACQUIRE);
 	const struct exec_args *a = ctx;
 	int saved = errno, rc;
 
-	if (!real_execvpe)
-		real_execvpe = (execvpe_fn *)dlsym(RTLD_NEXT, "execvpe");
-	if (!real_execvpe)
+	if (!real)
 		return -ENOSYS;
-	rc = real_execvpe(a->path, a->argv, envp) < 0 ? -errno : 0;
+	rc = real(a->path, a->argv, envp) < 0 ? -errno : 0;
 	errno = saved;
 	return rc;
 }
@@ -242,6 +497,7 @@ SINGLE_EXPORT int execvpe(const char *file, char *const argv[],
 {
 	struct exec_args a = { file, argv, 0, 0 };
 
+	execvpe_find();
 	return answer(exec_carrying(envp, do_execvpe, &a));
 }
 
@@ -310,3 +566,61 @@ SINGLE_EXPORT int execle(const char *path, const char *arg, ...)
 	GATHER_ARGS(arg, argv, ap, envp = va_arg(ap, char **));
 	return execve(path, argv, envp);
 }
+
+/* ---- syscall() -------------------------------------------------------- */
+
+#if SYS_RAW
+/* What a program asks of the kernel through libc's syscall() reaches the
+ * calls above when it concerns them; everything else goes to the kernel
+ * with all six arguments, as libc's syscall() passes them (it reads six
+ * words whatever the call takes).  Where sys.h has no raw sequence the
+ * library makes its own calls through libc's syscall(), which then
+ * cannot be interposed, and is not. */
+static long syscall_checked(long n, const long a[6])
+{
+	struct exec_args ex = { (const char *)a[0], (char *const *)a[1], 0, 0 };
+
+	switch (n) {
+	case SYS_close:
+		return close_checked((int)a[0]);
+	case SYS_close_range:
+		return close_range_checked((unsigned)a[0], (unsigned)a[1], (int)a[2]);
+#ifdef SYS_dup2
+	case SYS_dup2:
+		return dup2_checked((int)a[0], (int)a[1]);
+#endif
+	case SYS_dup3:
+		return dup3_checked((int)a[0], (int)a[1], (int)a[2]);
+#ifdef SYS_fcntl64
+	case SYS_fcntl64:
+#endif
+	case SYS_fcntl:
+		if (hidden_here((int)a[0]))
+			return -EBADF;
+		if (is_dupfd((int)a[1]))
+			return dupfd_checked((int)a[0], (int)a[1], a[2]);
+		break;
+	case SYS_execve:
+		return exec_carrying((char *const *)a[2], do_execve, &ex);
+	case SYS_execveat:
+		ex = (struct exec_args){ (const char *)a[1], (char *const *)a[2],
+					 (int)a[0], (int)a[4] };
+		return exec_carrying((char *const *)a[3], do_execveat, &ex);
+	default:
+		break;
+	}
+	return SYS_(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+SINGLE_EXPORT long syscall(long n, ...)
+{
+	va_list ap;
+	long a[6];
+
+	va_start(ap, n);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	return answer_long(syscall_checked(n, a));
+}
+#endif

@@ -575,12 +575,35 @@ SINGLE_HIDDEN void hide_fds(int lockfd, int dirfd);
 /* Remember descriptors inherited through exec. */
 SINGLE_HIDDEN void hidden_adopt(int lockfd, int dirfd);
 SINGLE_HIDDEN int is_hidden(int fd);
+/* Is the table of hidden descriptors this process's own (the holder, its
+ * threads, a fork child), rather than the parent's of a child that shares
+ * its memory (vfork, clone(CLONE_VM))?  Such a child's calls go to the
+ * kernel as they are.  Ask only once a descriptor is known to be hidden:
+ * it may cost a system call. */
+SINGLE_HIDDEN int hidden_ours(void);
+/* Around a call that may close or replace a number the table does not
+ * name, so that an eviction to that number meanwhile is seen and made
+ * again: enter returns what leave takes. */
+SINGLE_HIDDEN int hidden_pass_enter(void);
+SINGLE_HIDDEN void hidden_pass_leave(int pass);
 /* The program wants `fd`'s number: move ours elsewhere first; 0 or -1. */
 SINGLE_HIDDEN int hidden_evict(int fd);
-/* Evictions and closes that span hidden descriptors take turns; the old
- * signal mask is kept in *old (a kernel sigset). */
-SINGLE_HIDDEN void hidden_guard_enter(uint64_t old[2]);
-SINGLE_HIDDEN void hidden_guard_leave(const uint64_t old[2]);
+/* The program is to get `to`, one of ours below the soft descriptor
+ * limit, as a copy of fd (fcntl(F_DUPFD) would give it that number if ours
+ * were not there): move ours away and dup3(fd, to, flags), in one turn;
+ * `to` or -errno (nothing changed). */
+SINGLE_HIDDEN int hidden_give(int to, int fd, int flags);
+/* Evictions, closes that span hidden descriptors and the holder's exec
+ * take turns, with every signal blocked; the program's signal mask (a
+ * kernel sigset) is kept in mask.  `nested`: a signal handler of the
+ * thread that holds the guard went on without waiting; leaving then
+ * lets nothing go. */
+struct hidden_guard {
+	uint64_t mask[2];
+	int nested;
+};
+SINGLE_HIDDEN void hidden_guard_enter(struct hidden_guard *g);
+SINGLE_HIDDEN void hidden_guard_leave(const struct hidden_guard *g);
 /* Does any hidden descriptor lie in [lo, hi]? The lowest such, or -1. */
 SINGLE_HIDDEN int hidden_in_range(unsigned lo, unsigned hi);
 
@@ -589,7 +612,9 @@ SINGLE_HIDDEN int hidden_in_range(unsigned lo, unsigned hi);
 typedef long (*exec_fn)(const void *ctx, char *const envp[]);
 
 /* Remember how to name the library to the next image: an LD_PRELOAD
- * entry (copied: 0 if too long) or a string that lasts (kept as is). */
+ * entry (copied: 0 if too long) or a string that lasts (kept as is).  A
+ * relative path is made absolute from the working directory: call it
+ * from the constructor, while that is still the one ld.so used. */
 SINGLE_HIDDEN int exec_remember_self(const char *entry, int lasting);
 /* Run fn with envp, or, in the lock's holder, with an environment that
  * carries the lock into the new image.  fn returns -errno; so does this. */

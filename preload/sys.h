@@ -21,7 +21,9 @@
  *
  * Only a few libc functions remain: getauxval (the auxiliary vector),
  * strerror (messages), dladdr (finding our own file when LD_PRELOAD does
- * not name it) and, for execvpe, glibc's own PATH search.
+ * not name it), for execvpe, glibc's own PATH search, for the fcntl
+ * commands the library leaves alone, glibc's own fcntl (__fcntl), and
+ * abort, where glibc's closefrom would abort too.
  */
 /* (SINGLE_SYS_H is this header's include guard, nothing more.) */
 #ifndef SINGLE_SYS_H
@@ -240,6 +242,13 @@ static inline int sys_dup3(int oldfd, int newfd, int flags)
 static inline int sys_close_range(unsigned lo, unsigned hi, int flags)
 {
 	return (int)SYS_(SYS_close_range, lo, hi, flags, 0, 0, 0);
+}
+
+/* lseek within a directory or a small file (a long offset: 32 bits on
+ * 32-bit machines). */
+static inline long sys_lseek(int fd, long off, int whence)
+{
+	return SYS_(SYS_lseek, fd, off, whence, 0, 0, 0);
 }
 
 static inline long sys_getdents64(int fd, void *buf, size_t n)

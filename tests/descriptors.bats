@@ -198,3 +198,175 @@ threads() {
 	try_start "$BIN/dupfail" >"$T/preloaded.out"
 	diff -u "$T/plain.out" "$T/preloaded.out"
 }
+
+# ---- closefrom where close_range fails -------------------------------------
+
+# closefrom_games MODE: closefromgames MODE held (close_range refused with
+# ENOSYS by a seccomp filter, as glibc's closefrom meets it before Linux
+# 5.9), compared with a run without the library; the lock stays.
+closefrom_games() {
+	local mode=$1 lock
+	lock=$(lock_name "$BIN/closefromgames")
+	"$BIN/closefromgames" "$mode" "$T/plain.out" "$T/plain.ready" 3>&-
+	start_holder cf -- "$BIN/closefromgames" "$mode" "$T/cf.out" "$T/cf.ready" \
+		"$T/release.cf"
+	is_locked "$lock"
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	skipped "$BIN/closefromgames" "$mode" "$T/second.out" "$T/second.ready"
+	[ ! -e "$T/second.ready" ]
+	diff -u "$T/plain.out" "$T/cf.out"
+	grep -qx 'open:' "$T/cf.out"
+	finish cf
+	lock_is_free "$lock"
+}
+
+@test "closefrom(3) where close_range fails with ENOSYS closes every descriptor from 3, and the lock stays" {
+	closefrom_games proc
+}
+
+@test "closefrom(3) where close_range fails with ENOSYS and every number is taken closes them all, and the lock stays" {
+	ulimit -n 2048
+	closefrom_games full
+}
+
+@test "closefrom(3) where close_range fails with ENOSYS and /proc is missing aborts, as glibc's closefrom does" {
+	[ "$(id -u)" -eq 0 ] || skip "a mount namespace without /proc needs root"
+	local plain_status plain_output
+	run "$BIN/closefromgames" noproc "$T/plain.out" "$T/plain.ready"
+	[[ "$output" != *"no /proc"* ]] || skip "/proc cannot be unmounted here: $output"
+	plain_status=$status plain_output=$output
+	[ "$plain_status" -eq 134 ]
+	[[ "$plain_output" == *"closefrom failed to close a file descriptor"* ]]
+	run try_start "$BIN/closefromgames" noproc "$T/held.out" "$T/held.ready"
+	echo "$output"
+	[ "$status" -eq "$plain_status" ]
+	[ "$output" = "$plain_output" ]
+	[ ! -e "$T/held.out" ]
+	lock_is_free "$(lock_name "$BIN/closefromgames")"
+}
+
+# ---- fcntl: the hidden numbers are closed to every command ---------------
+
+# fcntl_games MODE: fcntlgames MODE held, compared with a run without the
+# library; the lock, and the pid in its file, stay as they were.
+fcntl_games() {
+	local mode=$1 lock
+	lock=$(lock_name "$BIN/fcntlgames")
+	"$BIN/fcntlgames" "$mode" "$T/plain.out" "$T/plain.ready" 3>&-
+	start_holder fg -- "$BIN/fcntlgames" "$mode" "$T/fg.out" "$T/fg.ready" \
+		"$T/release.fg"
+	is_locked "$lock"
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	[ "$(cat "$lock")" = "$HOLDER_PID" ]
+	skipped "$BIN/fcntlgames" "$mode" "$T/second.out" "$T/second.ready"
+	[ ! -e "$T/second.ready" ]
+	diff -u "$T/plain.out" "$T/fg.out"
+	finish fg
+	lock_is_free "$lock"
+}
+
+@test "fcntl and fcntl64 on 1022 and 1023 fail with EBADF for every command, as on closed numbers" {
+	fcntl_games hidden
+	grep -qx 'fcntl F_GETFD 1022: -1 EBADF' "$T/fg.out"
+	grep -qx 'fcntl64 F_DUPFD 1023: -1 EBADF' "$T/fg.out"
+}
+
+@test "fcntl(F_DUPFD) from or below 1022 and 1023 gives them as it would without the library, and the lock stays (soft limit 1024)" {
+	ulimit -n 8192 && ulimit -Sn 1024
+	fcntl_games dupfd
+	grep -qx 'fcntl F_DUPFD from 3: 1022 - cloexec=0' "$T/fg.out"
+}
+
+@test "fcntl commands that take a pointer (F_OFD_GETLK, F_GETLK, F_GETOWN_EX) work as without the library" {
+	fcntl_games pointer
+}
+
+@test "bash: exec 1022>file and exec 1023>file work as without the library, and the lock stays" {
+	cat >"$T/redirect" <<'SCRIPT'
+#!/bin/bash
+# redirect OUTDIR READY [RELEASE]: bash's own redirections onto 1022 and
+# 1023 (bash asks fcntl whether a number is open before it takes it)
+exec 1022>"$1/out22"
+echo one >&1022
+exec 1023>"$1/out23"
+echo two >&1023
+echo three >&1022
+{ echo four >&1023; } 2>>"$1/errors"
+exec 1022>&- 1023>&-
+{ echo five >&1022; } 2>>"$1/errors" || echo "closed 1022" >>"$1/errors"
+echo $$ >"$2.tmp" && mv "$2.tmp" "$2"
+[ -z "${3:-}" ] || read -r _ <"$3" || true
+SCRIPT
+	chmod +x "$T/redirect"
+	local lock
+	lock=$(lock_name "$T/redirect")
+	mkdir "$T/plain" "$T/held"
+	"$T/redirect" "$T/plain" "$T/plain.ready" 3>&-
+	start_holder rd -- "$T/redirect" "$T/held" "$T/rd.ready" "$T/release.rd"
+	is_locked "$lock"
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	[ "$(cat "$lock")" = "$HOLDER_PID" ]
+	skipped "$T/redirect" "$T/second" "$T/second.ready"
+	[ ! -e "$T/second.ready" ]
+	[ "$(cat "$T/held/out22")" = "$(printf 'one\nthree')" ]
+	[ "$(cat "$T/held/out23")" = "$(printf 'two\nfour')" ]
+	diff -u "$T/plain/out22" "$T/held/out22"
+	diff -u "$T/plain/out23" "$T/held/out23"
+	sed -i 's/line [0-9]*: //' "$T/plain/errors" "$T/held/errors"
+	diff -u "$T/plain/errors" "$T/held/errors"
+	finish rd
+	lock_is_free "$lock"
+}
+
+# ---- syscall(): the same calls made through libc's syscall() ------------
+
+@test "syscall(SYS_close/SYS_fcntl/SYS_dup2/SYS_dup3/SYS_close_range) on 1022 and 1023 works as without the library, and the lock stays" {
+	local lock
+	lock=$(lock_name "$BIN/syscallgames")
+	"$BIN/syscallgames" "$T/plain.out" "$T/plain.ready" 3>&-
+	start_holder sc -- "$BIN/syscallgames" "$T/sc.out" "$T/sc.ready" "$T/release.sc"
+	is_locked "$lock"
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	[ "$(cat "$lock")" = "$HOLDER_PID" ]
+	skipped "$BIN/syscallgames" "$T/second.out" "$T/second.ready"
+	[ ! -e "$T/second.ready" ]
+	diff -u "$T/plain.out" "$T/sc.out"
+	grep -qx 'close 1022: -1 EBADF' "$T/sc.out"
+	grep -qx 'getpid is getpid(): 1 -' "$T/sc.out"
+	finish sc
+	lock_is_free "$lock"
+}
+
+@test "node: fs.closeSync(1022) and fs.closeSync(1023) (libuv closes through syscall()) fail with EBADF, and the lock stays" {
+	command -v node >/dev/null || skip "node is not installed"
+	cat >"$T/closer.js" <<'JS'
+const fs = require("fs");
+const [ready, release] = process.argv.slice(2);
+const lines = [String(process.pid)];
+for (const fd of [1022, 1023]) {
+	try {
+		fs.closeSync(fd);
+		lines.push(`close${fd}=0`);
+	} catch (e) {
+		lines.push(`close${fd}=${e.code}`);
+	}
+}
+fs.writeFileSync(ready + ".tmp", lines.join("\n") + "\n");
+fs.renameSync(ready + ".tmp", ready);
+if (release)
+	fs.readFileSync(release);
+JS
+	local lock
+	lock=$(lock_name "$T/closer.js")
+	node "$T/closer.js" "$T/plain.ready" 3>&-
+	grep -qx 'close1022=EBADF' "$T/plain.ready"
+	start_holder node -- node "$T/closer.js" "$T/node.ready" "$T/release.node"
+	grep -qx 'close1022=EBADF' "$T/node.ready"
+	grep -qx 'close1023=EBADF' "$T/node.ready"
+	is_locked "$lock"
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	skipped node "$T/closer.js" "$T/second.ready"
+	[ ! -e "$T/second.ready" ]
+	finish node
+	lock_is_free "$lock"
+}

@@ -212,3 +212,47 @@ fails() {
 	run try_start "$BIN/bigenv" /bin/true
 	[ "$status" -eq 0 ]
 }
+
+# The holder's exec reads the numbers of its descriptors, makes them
+# inheritable and names them in SINGLE_HELD while other threads may move
+# them (dup2 onto them) or close around them.  tests/stress.sh runs the
+# long form (20,000 tries).
+@test "threads that dup2 onto, close and close_range the lock's numbers while the holder execs never cost the new image its lock (200 tries)" {
+	run timeout 300 "$BIN/execrace" 200 "$PRELOAD" "$T/execrace"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "200 tries, 0 lost, 0 failed" ]
+}
+
+@test "a relative LD_PRELOAD path (./libsingle.so) is carried through exec from another directory, and a background job does not get the lock" {
+	local lock libdir entry
+	libdir=$(dirname "$LIB")
+	entry=${SINGLE_TEST_PRELOAD_PREFIX:+$SINGLE_TEST_PRELOAD_PREFIX:}./$(basename "$LIB")
+	# job READY RELEASE: leaves the directory ld.so found the library
+	# from, starts a background job (it waits on $T/bg.child), and ends
+	# in envholder
+	cat >"$T/job" <<EOF2
+#!/bin/bash
+cd / && exec sh -c 'cat "\$0" >/dev/null & exec "\$1" "\$2" "\$3"' \
+	"$T/bg.child" "$BIN/envholder" "\$1" "\$2"
+EOF2
+	chmod +x "$T/job"
+	lock=$(lock_name "$T/job")
+	mkfifo "$T/bg.child" "$T/release.rel"
+	(cd "$libdir" && LD_PRELOAD=$entry exec "$T/job" "$T/rel.ready" "$T/release.rel") \
+		3>&- 2>"$T/stderr" &
+	HOLDER_PID=$!
+	wait_for_file "$T/rel.ready"
+	cat "$T/stderr"
+	[ ! -s "$T/stderr" ]
+	final_image "$T/rel.ready"
+	is_locked "$lock"
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	skipped "$T/job" "$T/second.ready" /dev/null
+	[ ! -e "$T/second.ready" ]
+	finish rel
+	# the background job still runs, without the lock
+	lock_is_free "$lock"
+	(cd "$libdir" && LD_PRELOAD=$entry timeout 10 "$T/job" "$T/next.ready" /dev/null)
+	[ -e "$T/next.ready" ]
+}

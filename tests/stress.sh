@@ -16,8 +16,14 @@
 # id, the same lock directory), as starts from two machines sharing an
 # NFS directory would.
 #
+# Exec: EXEC_TRIES times (default 20000, but only when stress.sh runs
+# with no arguments, as make stress runs it: tests/exec.bats has the
+# short form), the holder execs while its other threads dup2 onto, close
+# and close_range the lock's numbers (tests/bin/execrace); the new image
+# must hold the lock every time.
+#
 # The values can also come from the environment (ROUNDS=, N=, CYCLES=,
-# HOSTS=).
+# HOSTS=, EXEC_TRIES=).
 # SINGLE_TESTLIB runs it against another build of the library,
 # SINGLE_TEST_PRELOAD_PREFIX puts entries before it in LD_PRELOAD.  Prints
 # one line per phase and exits 1 if anything was wrong.
@@ -27,13 +33,18 @@ ROUNDS=${1:-${ROUNDS:-20}}
 N=${2:-${N:-200}}
 CYCLES=${3:-${CYCLES:-10000}}
 HOSTS=${HOSTS:-1}
+if [ $# -eq 0 ]; then
+	EXEC_TRIES=${EXEC_TRIES:-20000}
+else
+	EXEC_TRIES=${EXEC_TRIES:-0}
+fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 LIB=${SINGLE_TESTLIB:-$root/preload/libsingle.so}
 # as in tests/helpers.bash: entries to put before the library (ASan runtime)
 PRELOAD=${SINGLE_TEST_PRELOAD_PREFIX:+$SINGLE_TEST_PRELOAD_PREFIX:}$LIB
 BIN=$root/tests/bin
-for f in "$LIB" "$BIN/holder"; do
+for f in "$LIB" "$BIN/holder" "$BIN/execrace"; do
 	[ -e "$f" ] || { echo "stress: $f missing (run make first)" >&2; exit 2; }
 done
 
@@ -216,5 +227,16 @@ done
 [ ${#strays[@]} -eq 0 ] || fail "processes left: ${strays[*]}"
 [ -z "$(jobs -p)" ] || fail "background jobs left: $(jobs -p | tr '\n' ' ')"
 echo "cycles: $CYCLES starts against one holder, $skipped skipped, holder descriptors $fds_before -> $fds_after, $((failures - before)) failures, $(since "$start")s"
+
+# ---- the holder's exec while its threads move the lock about ------------
+
+if [ "$EXEC_TRIES" -gt 0 ]; then
+	start=$(now)
+	before=$failures
+	st=0
+	out=$("$BIN/execrace" "$EXEC_TRIES" "$PRELOAD" "$work/execlocks") || st=$?
+	[ "$st" -eq 0 ] || fail "exec: $out"
+	echo "exec: $out, $(since "$start")s"
+fi
 
 [ "$failures" -eq 0 ]
