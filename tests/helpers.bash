@@ -363,24 +363,37 @@ record_pid() {
 # on_host_b CMD...: run CMD as if on a second host that shares this one's
 # lock directory: a UTS namespace with the host name "hostb", a PID
 # namespace with its own /proc, and a boot id of its own bind-mounted
-# over /proc/sys/kernel/random/boot_id.  Bounded to 20 s; its processes
-# die with it.  (Root only.)
+# over /proc/sys/kernel/random/boot_id.  Bounded like try_start; its
+# processes die with it.  (Root only.)
 on_host_b() {
+	bounded "$TESTS_DIR/hostb.sh" "$(host_b_boot_id)" "$@"
+}
+
+# spawn_on_host_b CMD...: on_host_b CMD through spawn, unbounded (a holder
+# on host B; BG_PID is its unshare).  CMD is PID 1 of its namespace and,
+# like unshare, ignores SIGTERM: teardown's SIGKILL ends them.
+spawn_on_host_b() {
+	spawn "$TESTS_DIR/hostb.sh" "$(host_b_boot_id)" "$@"
+}
+
+# host_b_boot_id: the file with host B's boot id, made on first use
+host_b_boot_id() {
 	[ -s "$T/boot_id.b" ] || cat /proc/sys/kernel/random/uuid >"$T/boot_id.b"
-	timeout 20 "$TESTS_DIR/hostb.sh" "$T/boot_id.b" "$@"
+	echo "$T/boot_id.b"
 }
 
 # ---- starts that fork, and processes that are not the test's children -----
 
 # wait_for_file_while FILE PID [SECONDS]: wait_for_file, but fail at once
-# when PID (the start that should write FILE) has ended without writing it.
+# when PID (the start that should write FILE) has ended without writing
+# it; SECONDS defaults to BOUND.
 wait_for_file_while() {
-	local file=$1 pid=$2 tries=$(( ${3:-10} * 100 ))
+	local file=$1 pid=$2 tries=$(( ${3:-$BOUND} * 100 ))
 	until [ -e "$file" ]; do
 		tries=$((tries - 1))
-		if [ "$tries" -le 0 ] || ! kill -0 "$pid" 2>/dev/null; then
+		if [ "$tries" -le 0 ] || ended "$pid"; then
 			[ -e "$file" ] && return 0
-			echo "$file never appeared (pid $pid ended, or ${3:-10} s passed)" >&2
+			echo "$file never appeared (pid $pid ended, or ${3:-$BOUND} s passed)" >&2
 			return 1
 		fi
 		sleep 0.01
