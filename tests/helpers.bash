@@ -123,6 +123,14 @@ wait_until() {
 	done
 }
 
+# in_fifo_open PID: PID is blocked in open() on a FIFO, waiting for the
+# other end (the kernel's wait_for_partner).  A reader there is let go by
+# the next fifo_close; one that has not come to the FIFO yet is not.
+in_fifo_open() {
+	[ "$(cat "/proc/$1/wchan" 2>/dev/null)" = wait_for_partner ] ||
+		grep -q fifo_open "/proc/$1/stack" 2>/dev/null
+}
+
 # fifo_close FIFO: open FIFO for writing and close it again, so the holder
 # reading it sees end of file; fails if no reader comes within BOUND
 # seconds (opening a FIFO nobody reads would block for ever).
@@ -382,7 +390,7 @@ host_b_boot_id() {
 	echo "$T/boot_id.b"
 }
 
-# ---- starts that fork, and processes that are not the test's children -----
+# ---- starts that fork -------------------------------------------------------
 
 # wait_for_file_while FILE PID [SECONDS]: wait_for_file, but fail at once
 # when PID (the start that should write FILE) has ended without writing
@@ -394,23 +402,6 @@ wait_for_file_while() {
 		if [ "$tries" -le 0 ] || ended "$pid"; then
 			[ -e "$file" ] && return 0
 			echo "$file never appeared (pid $pid ended, or ${3:-$BOUND} s passed)" >&2
-			return 1
-		fi
-		sleep 0.01
-	done
-}
-
-# wait_gone PID [SECONDS]: until PID has ended: a process that is not this
-# shell's child (a daemon, what setsid -f started), which `wait` cannot
-# wait for.  A zombie has ended (its reaper may take its time).  Fails
-# after SECONDS (default 10).
-wait_gone() {
-	local tries=$(( ${2:-10} * 100 ))
-	while kill -0 "$1" 2>/dev/null &&
-		[ "$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]; do
-		tries=$((tries - 1))
-		if [ "$tries" -le 0 ]; then
-			echo "pid $1 never ended" >&2
 			return 1
 		fi
 		sleep 0.01
