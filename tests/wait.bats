@@ -143,18 +143,18 @@ state_after_wait() {
 	[ "$output" = "$without" ]
 }
 
-# bg_waiter NAME LOCKFILE CMD...: CMD (a waiting start) in the background,
+# bg_waiter NAME LOCKFILE CMD...: CMD (a waiting start) spawned,
 # WAITER_PID; returns once it is blocked waiting for LOCKFILE, fails if it
-# ends first or never waits within 10 s
+# ends first or never waits within BOUND seconds
 bg_waiter() {
-	local name=$1 lock=$2 tries=1000
+	local name=$1 lock=$2 tries=$((BOUND * 100))
 	shift 2
-	"$@" 3>&- &
-	WAITER_PID=$!
+	spawn "$@"
+	WAITER_PID=$BG_PID
 	until waiting_on "$lock" "$WAITER_PID"; do
 		tries=$((tries - 1))
 		if [ "$tries" -le 0 ] || [ -e "$T/$name.ready" ] ||
-			! kill -0 "$WAITER_PID" 2>/dev/null; then
+			ended "$WAITER_PID"; then
 			echo "start $name never waited for $lock" >&2
 			return 1
 		fi
@@ -170,14 +170,15 @@ bg_waiter() {
 	[ ! -e "$T/w.ready" ]
 	release first
 	wait_for_file_while "$T/w.ready" "$WAITER_PID"
-	wait "$WAITER_PID"
+	reap "$WAITER_PID"
+	[ "$REAPED" -eq 0 ]
 }
 
 @test "with no signal allowed to queue (ulimit -i 0), SINGLE_WAIT=0.5 gives up at its deadline with SINGLE_CONFLICT_EXIT" {
 	local t0 ms
 	start_holder first
 	t0=$(now_ms)
-	run timeout 10 prlimit --sigpending=0 env LD_PRELOAD="$PRELOAD" SINGLE_WAIT=0.5 \
+	run bounded prlimit --sigpending=0 env LD_PRELOAD="$PRELOAD" SINGLE_WAIT=0.5 \
 		SINGLE_CONFLICT_EXIT=75 "$BIN/holder" "$T/w.ready" /dev/null
 	ms=$(($(now_ms) - t0))
 	echo "status $status after $ms ms: $output" >&2
@@ -200,7 +201,8 @@ bg_waiter() {
 	cat "$T/w.ready" >&2
 	[ "$(sed -n 's/^before: //p' "$T/w.ready")" = "$rt" ]
 	[ "$(sed -n 's/^main: //p' "$T/w.ready")" = "$rt" ]
-	wait "$WAITER_PID"
+	reap "$WAITER_PID"
+	[ "$REAPED" -eq 0 ]
 }
 
 @test "a blocked real-time signal sent to a waiter during its wait is still pending at main" {
@@ -214,5 +216,6 @@ bg_waiter() {
 	cat "$T/w.ready" >&2
 	[ "$(sed -n 's/^before: //p' "$T/w.ready")" = "" ]
 	[ "$(sed -n 's/^main: //p' "$T/w.ready")" = "$(kill -l RTMIN) $(kill -l RTMAX)" ]
-	wait "$WAITER_PID"
+	reap "$WAITER_PID"
+	[ "$REAPED" -eq 0 ]
 }
