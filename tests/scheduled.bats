@@ -38,21 +38,21 @@ alive() {
 
 # until_alive N PID...: wait (BOUND s at most) until exactly N of them run
 until_alive() {
-	local want=$1 tries=$((BOUND * 100))
+	local want=$1 end
 	shift
+	deadline end "$BOUND"
 	until [ "$(alive "$@")" -eq "$want" ]; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] || { echo "$(alive "$@") of $# still run, not $want" >&2; return 1; }
+		! passed "$end" || { echo "$(alive "$@") of $# still run, not $want" >&2; return 1; }
 		sleep 0.01
 	done
 }
 
 # queued PID: PID is blocked waiting for mbsync's lock (BOUND s at most)
 queued() {
-	local tries=$((BOUND * 100))
+	local end
+	deadline end "$BOUND"
 	until waiting_on "$(lock_name "$BIN/mbsync")" "$1"; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] && ! ended "$1" ||
+		! passed "$end" && ! ended "$1" ||
 			{ echo "$1 did not queue" >&2; return 1; }
 		sleep 0.01
 	done
@@ -84,10 +84,10 @@ reap_all() {
 
 # next_run N: wait until mbsync work has run N times (BOUND s at most)
 next_run() {
-	local tries=$((BOUND * 100))
+	local end
+	deadline end "$BOUND"
 	until [ "$(ran work)" -ge "$1" ]; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] || { echo "ran $(ran work) times, not $1" >&2; return 1; }
+		! passed "$end" || { echo "ran $(ran work) times, not $1" >&2; return 1; }
 		sleep 0.01
 	done
 	[ "$(ran work)" -eq "$1" ]

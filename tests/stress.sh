@@ -95,14 +95,16 @@ count() { # count GLOB...: how many of the files exist
 	echo "$n"
 }
 
+# now_us: the wall clock in microseconds, without a process
+now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
+
 # until_true SECONDS CMD...: run CMD every 10 ms until it succeeds;
-# fails after SECONDS.
+# fails after SECONDS (by the clock: a try over 200 pids takes a while)
 until_true() {
-	local tries=$(($1 * 100))
+	local end=$(($(now_us) + $1 * 1000000))
 	shift
 	until "$@"; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] || return 1
+		[ "$(now_us)" -lt "$end" ] || return 1
 		sleep 0.01
 	done
 }
@@ -123,12 +125,11 @@ settled() {
 # let_go FIFO PID...: let every one go (they wait to open FIFO for
 # reading, or read it), 60 s at most; fails if one still runs then
 let_go() {
-	local fifo=$1 p tries=6000
+	local fifo=$1 p end=$(($(now_us) + 60000000))
 	shift
 	for p; do
 		while running "$p"; do
-			tries=$((tries - 1))
-			[ "$tries" -gt 0 ] || return 1
+			[ "$(now_us)" -lt "$end" ] || return 1
 			exec 8<>"$fifo"
 			exec 8>&-
 			sleep 0.01

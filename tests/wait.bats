@@ -72,19 +72,18 @@ teardown() { common_teardown; }
 	local w2=$WAITER_PID
 	release first
 	# one of them gets it; the other keeps waiting
-	local tries=500
+	local end
+	deadline end 5
 	until [ -e "$T/w1.ready" ] || [ -e "$T/w2.ready" ]; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ]
+		! passed "$end" || false
 		sleep 0.01
 	done
 	local got=w1 got_pid=$w1 next=w2 next_pid=$w2
 	[ -e "$T/w1.ready" ] || { got=w2 got_pid=$w2 next=w1 next_pid=$w1; }
 	# (woken with the other, it may take a moment to block again)
-	tries=500
+	deadline end 5
 	until waiting_on "$HOLDER_LOCK" "$next_pid"; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ]
+		! passed "$end" || false
 		[ ! -e "$T/$next.ready" ]
 		sleep 0.01
 	done
@@ -103,10 +102,10 @@ state_after_wait() {
 	start_holder holder SINGLE_KEY=sigstate
 	spawn env "$@" SINGLE_KEY=sigstate SINGLE_WAIT=30 LD_PRELOAD="$PRELOAD" \
 		"$BIN/sigstate" >"$out"
-	local pid=$BG_PID tries=1000
+	local pid=$BG_PID end
+	deadline end 10
 	until waiting_on "$SINGLE_DIR/@sigstate.lock" "$pid"; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ]
+		! passed "$end" || false
 		sleep 0.01
 	done
 	release holder
@@ -147,13 +146,13 @@ state_after_wait() {
 # WAITER_PID; returns once it is blocked waiting for LOCKFILE, fails if it
 # ends first or never waits within BOUND seconds
 bg_waiter() {
-	local name=$1 lock=$2 tries=$((BOUND * 100))
+	local name=$1 lock=$2 end
 	shift 2
 	spawn "$@"
 	WAITER_PID=$BG_PID
+	deadline end "$BOUND"
 	until waiting_on "$lock" "$WAITER_PID"; do
-		tries=$((tries - 1))
-		if [ "$tries" -le 0 ] || [ -e "$T/$name.ready" ] ||
+		if passed "$end" || [ -e "$T/$name.ready" ] ||
 			ended "$WAITER_PID"; then
 			echo "start $name never waited for $lock" >&2
 			return 1
