@@ -16,11 +16,8 @@ setup() {
 	common_setup
 	DAEMON_LOCK=$(lock_name "$BIN/daemon")
 }
-teardown() {
-	# a daemon's child is nobody's child here
-	kill_leftovers
-	common_teardown
-}
+# a daemon's child, nobody's child here, is in the group spawn made
+teardown() { common_teardown; }
 
 # start_daemon NAME [CMD...]: start `daemon fork` preloaded, with CMD for
 # its child to run, and return once the parent has exited; DAEMON_CHILD is
@@ -29,10 +26,11 @@ start_daemon() {
 	local name=$1 parent
 	shift
 	mkfifo "$T/release.$name"
-	env LD_PRELOAD="$PRELOAD" "$BIN/daemon" fork "$T/$name.ready" "$T/release.$name" "$@" 3>&- &
-	parent=$!
+	spawn env LD_PRELOAD="$PRELOAD" "$BIN/daemon" fork "$T/$name.ready" "$T/release.$name" "$@"
+	parent=$BG_PID
 	wait_for_file_while "$T/$name.ready" "$parent"
-	wait "$parent"
+	reap "$parent"
+	[ "$REAPED" -eq 0 ]
 	DAEMON_CHILD=$(cat "$T/$name.ready")
 	[ "$DAEMON_CHILD" != "$parent" ]
 }
@@ -54,19 +52,19 @@ cmd_ended() {
 	run try_start "$BIN/daemon" stay "$T/other.ready" -
 	[ "$status" -eq 0 ]
 	[ ! -e "$T/other.ready" ]
-	: >"$T/release.d"
-	wait_gone "$DAEMON_CHILD"
+	fifo_close "$T/release.d"
+	reap "$DAEMON_CHILD"
 	lock_is_free "$DAEMON_LOCK"
 }
 
 @test "a daemonised holder's descendant starting the same program with SINGLE_WAIT=inf runs at once (no deadlock)" {
-	start_daemon d timeout 5 env LD_PRELOAD="$PRELOAD" SINGLE_WAIT=inf \
+	start_daemon d timeout -k 2 "$BOUND" env LD_PRELOAD="$PRELOAD" SINGLE_WAIT=inf \
 		"$BIN/daemon" stay "$T/again.ready" -
 	[ "$(cmd_ended d)" = "exited 0" ]
 	[ -e "$T/again.ready" ]
 	[ "$(lock_holders "$DAEMON_LOCK")" = "$DAEMON_CHILD" ]
-	: >"$T/release.d"
-	wait_gone "$DAEMON_CHILD"
+	fifo_close "$T/release.d"
+	reap "$DAEMON_CHILD"
 }
 
 @test "SINGLE_VERBOSE=1: a start skipped by a holder that daemonised names the live holder (the child), not the parent that exited" {
@@ -76,8 +74,8 @@ cmd_ended() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "libsingle: daemon is already running (pid $DAEMON_CHILD); not starting" ]
 	[ ! -e "$T/second.ready" ]
-	: >"$T/release.d"
-	wait_gone "$DAEMON_CHILD"
+	fifo_close "$T/release.d"
+	reap "$DAEMON_CHILD"
 }
 
 @test "SINGLE_MAX=2: a descendant of the holder of slot 2 runs while another instance holds slot 1" {

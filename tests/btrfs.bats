@@ -70,13 +70,12 @@ teardown() { common_teardown; }
 }
 
 @test "on btrfs (in a subvolume), SINGLE_REPLACE stops the holder and starts in its place" {
-	local status_first=0
 	start_holder first
 	run try_start SINGLE_REPLACE=2 "$BIN/holder" "$T/second.ready" /dev/null
 	echo "status $status: $output" >&2
 	[ "$status" -eq 0 ]
 	[ -e "$T/second.ready" ]
-	wait "$HOLDER_PID" || status_first=$?
+	reap "$HOLDER_PID"
 	# SIGTERM
-	[ "$status_first" -eq 143 ]
+	[ "$REAPED" -eq 143 ]
 }

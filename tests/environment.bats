@@ -203,12 +203,12 @@ recursion() {
 
 # profile_shell ENV=VALUE... -- TEXT [ARG...]: bash -c TEXT run as a shell
 # whose profile exported LD_PRELOAD and ENV=VALUE...: the shell and
-# everything it starts see them (bounded to 10 s)
+# everything it starts see them (bounded)
 profile_shell() {
 	local envs=()
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
-	timeout 10 env LD_PRELOAD="$PRELOAD" "${envs[@]}" bash -c "$@"
+	bounded env LD_PRELOAD="$PRELOAD" "${envs[@]}" bash -c "$@"
 }
 
 @test "SINGLE_PROGRAMS=mbsync exported with a SINGLE_WAIT typo: unlisted programs (bash, ls, env) run silently; mbsync gets the one-line error, status 64" {
@@ -238,17 +238,22 @@ profile_shell() {
 			[ "$status" -eq 0 ]
 			[ "$output" = $'/\nls 0\nbash 0' ]
 			# mbsync runs (and waits for its release): twice at once
-			env LD_PRELOAD="$PRELOAD" SINGLE_PROGRAMS="$list" "$typo" SYNC_DIR="$T" \
-				"$BIN/mbsync" work 3>&- &
-			first=$!
+			spawn env LD_PRELOAD="$PRELOAD" SINGLE_PROGRAMS="$list" "$typo" SYNC_DIR="$T" \
+				"$BIN/mbsync" work
+			first=$BG_PID
 			wait_for_file_while "$T/ran.work.$first" "$first"
-			env LD_PRELOAD="$PRELOAD" SINGLE_PROGRAMS="$list" "$typo" SYNC_DIR="$T" \
-				"$BIN/mbsync" work 3>&- &
-			second=$!
+			spawn env LD_PRELOAD="$PRELOAD" SINGLE_PROGRAMS="$list" "$typo" SYNC_DIR="$T" \
+				"$BIN/mbsync" work
+			second=$BG_PID
 			wait_for_file_while "$T/ran.work.$second" "$second"
-			: >"$T/release.work"
-			wait "$first"
-			wait "$second"
+			# one close lets go only the readers that have come to the FIFO
+			wait_until "$BOUND" in_fifo_open "$first"
+			wait_until "$BOUND" in_fifo_open "$second"
+			fifo_close "$T/release.work"
+			reap "$first"
+			[ "$REAPED" -eq 0 ]
+			reap "$second"
+			[ "$REAPED" -eq 0 ]
 			rm -f "$T"/ran.work.*
 			[ ! -e "$SINGLE_DIR" ]
 		done

@@ -90,15 +90,27 @@ ended() {
 	[ "${stat%% *}" = Z ]
 }
 
+# deadline VAR SECONDS: VAR is the wall clock (microseconds) SECONDS from
+# now; passed END: the wall clock is past END.  The waits below end by
+# the clock, not after a count of tries: bats runs a DEBUG trap before
+# every command, and a try that reads /proc or runs sed can take tens of
+# milliseconds on a loaded machine: "10 s" of tries ran into bats' 60 s.
+deadline() {
+	printf -v "$1" '%s' "$((${EPOCHREALTIME//[!0-9]/} + $2 * 1000000))"
+}
+passed() {
+	[ "${EPOCHREALTIME//[!0-9]/}" -ge "$1" ]
+}
+
 # reap PID [SECONDS]: wait until PID has ended, SECONDS at most (default
 # BOUND), and collect it if it is a child of this shell; its exit status
 # goes to REAPED (127 for a process that is not a child).  Fails if PID
 # still runs, which teardown then ends: `wait PID` could block forever.
 reap() {
-	local tries=$(((${2:-$BOUND}) * 100))
+	local end
+	deadline end "${2:-$BOUND}"
 	until ended "$1"; do
-		tries=$((tries - 1))
-		if [ "$tries" -le 0 ]; then
+		if passed "$end"; then
 			echo "pid $1 still runs after ${2:-$BOUND} s" >&2
 			return 1
 		fi
@@ -111,16 +123,24 @@ reap() {
 # wait_until SECONDS CMD...: until CMD succeeds, tried every 10 ms; fails
 # after SECONDS.
 wait_until() {
-	local tries=$(($1 * 100))
+	local end
+	deadline end "$1"
 	shift
 	until "$@"; do
-		tries=$((tries - 1))
-		if [ "$tries" -le 0 ]; then
+		if passed "$end"; then
 			echo "timed out waiting until: $*" >&2
 			return 1
 		fi
 		sleep 0.01
 	done
+}
+
+# in_fifo_open PID: PID is blocked in open() on a FIFO, waiting for the
+# other end (the kernel's wait_for_partner).  A reader there is let go by
+# the next fifo_close; one that has not come to the FIFO yet is not.
+in_fifo_open() {
+	[ "$(cat "/proc/$1/wchan" 2>/dev/null)" = wait_for_partner ] ||
+		grep -q fifo_open "/proc/$1/stack" 2>/dev/null
 }
 
 # fifo_close FIFO: open FIFO for writing and close it again, so the holder
@@ -133,10 +153,10 @@ fifo_close() {
 # wait_for_file FILE [SECONDS]: until FILE exists (written by the program
 # under test); fails after SECONDS (default 10).
 wait_for_file() {
-	local file=$1 tries=$(( ${2:-10} * 100 ))
+	local file=$1 end
+	deadline end "${2:-10}"
 	while [ ! -e "$file" ]; do
-		tries=$((tries - 1))
-		if [ "$tries" -le 0 ]; then
+		if passed "$end"; then
 			echo "timed out waiting for $file" >&2
 			return 1
 		fi
@@ -299,15 +319,15 @@ waiting_on() {
 # start_waiter NAME LOCKFILE [ENV=VALUE...] [-- CMD...]: start like
 # start_holder (pass a SINGLE_WAIT), but return once the start is blocked
 # waiting for LOCKFILE; WAITER_PID is its pid.  Fails if it ends, its main
-# runs, or it does not wait within 10 s.
+# runs, or it does not wait within BOUND seconds.
 start_waiter() {
-	local name=$1 lock=$2 tries=1000
+	local name=$1 lock=$2 end
 	shift 2
 	start_bg "$name" "$@"
 	WAITER_PID=$BG_PID
+	deadline end "$BOUND"
 	until waiting_on "$lock" "$WAITER_PID"; do
-		tries=$((tries - 1))
-		if [ "$tries" -le 0 ] || [ -e "$T/$name.ready" ] ||
+		if passed "$end" || [ -e "$T/$name.ready" ] ||
 			ended "$WAITER_PID"; then
 			echo "start $name never waited for $lock" >&2
 			return 1
@@ -363,41 +383,37 @@ record_pid() {
 # on_host_b CMD...: run CMD as if on a second host that shares this one's
 # lock directory: a UTS namespace with the host name "hostb", a PID
 # namespace with its own /proc, and a boot id of its own bind-mounted
-# over /proc/sys/kernel/random/boot_id.  Bounded to 20 s; its processes
-# die with it.  (Root only.)
+# over /proc/sys/kernel/random/boot_id.  Bounded like try_start; its
+# processes die with it.  (Root only.)
 on_host_b() {
-	[ -s "$T/boot_id.b" ] || cat /proc/sys/kernel/random/uuid >"$T/boot_id.b"
-	timeout 20 "$TESTS_DIR/hostb.sh" "$T/boot_id.b" "$@"
+	bounded "$TESTS_DIR/hostb.sh" "$(host_b_boot_id)" "$@"
 }
 
-# ---- starts that fork, and processes that are not the test's children -----
+# spawn_on_host_b CMD...: on_host_b CMD through spawn, unbounded (a holder
+# on host B; BG_PID is its unshare).  CMD is PID 1 of its namespace and,
+# like unshare, ignores SIGTERM: teardown's SIGKILL ends them.
+spawn_on_host_b() {
+	spawn "$TESTS_DIR/hostb.sh" "$(host_b_boot_id)" "$@"
+}
+
+# host_b_boot_id: the file with host B's boot id, made on first use
+host_b_boot_id() {
+	[ -s "$T/boot_id.b" ] || cat /proc/sys/kernel/random/uuid >"$T/boot_id.b"
+	echo "$T/boot_id.b"
+}
+
+# ---- starts that fork -------------------------------------------------------
 
 # wait_for_file_while FILE PID [SECONDS]: wait_for_file, but fail at once
-# when PID (the start that should write FILE) has ended without writing it.
+# when PID (the start that should write FILE) has ended without writing
+# it; SECONDS defaults to BOUND.
 wait_for_file_while() {
-	local file=$1 pid=$2 tries=$(( ${3:-10} * 100 ))
+	local file=$1 pid=$2 end
+	deadline end "${3:-$BOUND}"
 	until [ -e "$file" ]; do
-		tries=$((tries - 1))
-		if [ "$tries" -le 0 ] || ! kill -0 "$pid" 2>/dev/null; then
+		if passed "$end" || ended "$pid"; then
 			[ -e "$file" ] && return 0
-			echo "$file never appeared (pid $pid ended, or ${3:-10} s passed)" >&2
-			return 1
-		fi
-		sleep 0.01
-	done
-}
-
-# wait_gone PID [SECONDS]: until PID has ended: a process that is not this
-# shell's child (a daemon, what setsid -f started), which `wait` cannot
-# wait for.  A zombie has ended (its reaper may take its time).  Fails
-# after SECONDS (default 10).
-wait_gone() {
-	local tries=$(( ${2:-10} * 100 ))
-	while kill -0 "$1" 2>/dev/null &&
-		[ "$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]; do
-		tries=$((tries - 1))
-		if [ "$tries" -le 0 ]; then
-			echo "pid $1 never ended" >&2
+			echo "$file never appeared (pid $pid ended, or ${3:-$BOUND} s passed)" >&2
 			return 1
 		fi
 		sleep 0.01

@@ -58,29 +58,30 @@ teardown() { common_teardown; }
 
 @test "the ancestor rule on host B ignores this host's holder, even when its pid is that of B's own ancestor" {
 	# the holder is pid 1 of a PID namespace here; on host B, pid 1 is
-	# the start's own ancestor
+	# the start's own ancestor.  As PID 1 it ignores teardown's SIGTERM:
+	# --kill-child ends it with unshare, and teardown's SIGKILL in any case.
 	mkfifo "$T/release.ns"
-	SINGLE_KEY=job timeout 30 unshare -pf --kill-child --mount-proc env LD_PRELOAD="$PRELOAD" \
-		"$BIN/holder" "$T/ns.ready" "$T/release.ns" 3>&- &
-	wait_for_file "$T/ns.ready"
+	spawn unshare -pf --kill-child --mount-proc env SINGLE_KEY=job LD_PRELOAD="$PRELOAD" \
+		"$BIN/holder" "$T/ns.ready" "$T/release.ns"
+	HOLDER_PID=$BG_PID
+	wait_for_file_while "$T/ns.ready" "$HOLDER_PID"
 	[ "$(record_pid "$SINGLE_DIR/@job.lock")" = 1 ]
 	run on_host_b env SINGLE_DIR="$SINGLE_DIR" SINGLE_KEY=job \
 		LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/b.ready" /dev/null
 	[ "$status" -eq 0 ]
 	[ ! -e "$T/b.ready" ]
-	: >"$T/release.ns"
-	wait
+	release ns
 }
 
 @test "a holder on host B keeps this host's starts out, and is named as B's" {
 	mkfifo "$T/release.b"
-	on_host_b env SINGLE_DIR="$SINGLE_DIR" SINGLE_KEY=job LD_PRELOAD="$PRELOAD" \
-		"$BIN/holder" "$T/b.ready" "$T/release.b" 3>&- &
-	wait_for_file "$T/b.ready"
+	spawn_on_host_b env SINGLE_DIR="$SINGLE_DIR" SINGLE_KEY=job LD_PRELOAD="$PRELOAD" \
+		"$BIN/holder" "$T/b.ready" "$T/release.b"
+	HOLDER_PID=$BG_PID
+	wait_for_file_while "$T/b.ready" "$HOLDER_PID"
 	run try_start SINGLE_KEY=job SINGLE_VERBOSE=1 "$BIN/holder" "$T/a.ready" /dev/null
 	[ "$status" -eq 0 ]
 	[ ! -e "$T/a.ready" ]
 	[ "$output" = "libsingle: job is already running (pid $(cat "$T/b.ready") on host hostb); not starting" ]
-	: >"$T/release.b"
-	wait
+	release b
 }

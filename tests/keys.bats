@@ -304,8 +304,8 @@ inline() {
 # background, until NAME is released (as start_holder's holders are)
 hold_with_flock() {
 	mkfifo "$T/release.$2"
-	flock "$1" "$BIN/holder" "$T/$2.ready" "$T/release.$2" 3>&- &
-	HOLDER_PID=$!
+	spawn flock "$1" "$BIN/holder" "$T/$2.ready" "$T/release.$2"
+	HOLDER_PID=$BG_PID
 	wait_for_file_while "$T/$2.ready" "$HOLDER_PID"
 }
 
@@ -405,12 +405,12 @@ ld_so() {
 @test "two different programs run from memfds of the same name run side by side; the same memfd started again is skipped (its key is the memfd's dev and ino)" {
 	local a
 	mkfifo "$T/release.a"
-	"$BIN/memfdexec" -p "$PRELOAD" job "$BIN/holder" "$T/a.ready" "$T/release.a" 3>&- &
-	a=$!
+	spawn "$BIN/memfdexec" -p "$PRELOAD" job "$BIN/holder" "$T/a.ready" "$T/release.a"
+	a=$BG_PID
 	wait_for_file_while "$T/a.ready" "$a"
 	[ "$(readlink "/proc/$a/exe")" = "/memfd:job (deleted)" ]
 	# another program in another memfd called job
-	run timeout 10 "$BIN/memfdexec" -p "$PRELOAD" job "$BIN/envholder" "$T/b.ready"
+	run bounded "$BIN/memfdexec" -p "$PRELOAD" job "$BIN/envholder" "$T/b.ready"
 	echo "status $status: $output" >&2
 	[ "$status" -eq 0 ]
 	[ -e "$T/b.ready" ]
@@ -421,6 +421,6 @@ ld_so() {
 	[ ! -e "$T/c.ready" ]
 	# one lock file each, named by the memfd and its identity
 	[ "$(find "$SINGLE_DIR" -name 'memfd:job*dev*ino*.lock' | wc -l)" -eq 2 ]
-	: >"$T/release.a"
-	wait "$a"
+	release a "$a"
+	[ "$REAPED" -eq 0 ]
 }

@@ -9,11 +9,9 @@
 load helpers
 
 setup() { common_setup; }
-teardown() {
-	# what setsid started is nobody's child here
-	kill_leftovers
-	common_teardown
-}
+# what setsid started is nobody's child here, and in no group spawn made:
+# teardown finds it by the $T in its arguments and environment
+teardown() { common_teardown; }
 
 # reaped FILE N: tests/bin/reap wrote that N processes ended, each with
 # status 0
@@ -28,20 +26,20 @@ reaped() {
 	lock=$(holder_lock)
 	mkfifo "$T/release.first"
 	# setsid -f forks, and its first process exits at once
-	env LD_PRELOAD="$PRELOAD" setsid -f "$BIN/holder" "$T/first.ready" "$T/release.first" 3>&-
+	bounded env LD_PRELOAD="$PRELOAD" setsid -f "$BIN/holder" "$T/first.ready" "$T/release.first" 3>&-
 	wait_for_file "$T/first.ready"
 	pid=$(cat "$T/first.ready")
 	[ "$(lock_holders "$lock")" = "$pid" ]
 	# reap waits for setsid and for the child it leaves behind
-	run timeout 10 "$BIN/reap" env LD_PRELOAD="$PRELOAD" \
+	run bounded "$BIN/reap" env LD_PRELOAD="$PRELOAD" \
 		setsid -f "$BIN/holder" "$T/second.ready" /dev/null
 	echo "status $status: $output" >&2
 	[ "$status" -eq 0 ]
 	[ "$output" = $'exited 0\nexited 0' ]
 	[ ! -e "$T/second.ready" ]
 	[ "$(lock_holders "$lock")" = "$pid" ]
-	: >"$T/release.first"
-	wait_gone "$pid"
+	fifo_close "$T/release.first"
+	reap "$pid"
 	lock_is_free "$lock"
 }
 
@@ -51,23 +49,24 @@ reaped() {
 	mkfifo "$T/release.first"
 	# reap -g: setsid leads its process group, as under a shell with job
 	# control, so it cannot call setsid() itself and forks
-	"$BIN/reap" -g env LD_PRELOAD="$PRELOAD" \
-		setsid "$BIN/holder" "$T/first.ready" "$T/release.first" >"$T/first.reaped" 3>&- &
-	reaper=$!
-	wait_for_file "$T/first.ready"
+	spawn "$BIN/reap" -g env LD_PRELOAD="$PRELOAD" \
+		setsid "$BIN/holder" "$T/first.ready" "$T/release.first" >"$T/first.reaped"
+	reaper=$BG_PID
+	wait_for_file_while "$T/first.ready" "$reaper"
 	pid=$(cat "$T/first.ready")
 	# the holder is setsid's child, a session leader of its own
 	[ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]
 	[ "$(lock_holders "$lock")" = "$pid" ]
-	run timeout 10 "$BIN/reap" -g env LD_PRELOAD="$PRELOAD" \
+	run bounded "$BIN/reap" -g env LD_PRELOAD="$PRELOAD" \
 		setsid "$BIN/holder" "$T/second.ready" /dev/null
 	echo "status $status: $output" >&2
 	[ "$status" -eq 0 ]
 	[ "$output" = $'exited 0\nexited 0' ]
 	[ ! -e "$T/second.ready" ]
 	[ "$(lock_holders "$lock")" = "$pid" ]
-	: >"$T/release.first"
-	wait "$reaper"
+	fifo_close "$T/release.first"
+	reap "$reaper"
+	[ "$REAPED" -eq 0 ]
 	reaped "$T/first.reaped" 2
 	lock_is_free "$lock"
 }
@@ -120,27 +119,16 @@ reaped() {
 	lock_is_free "$lock"
 }
 
-# in_fifo_open PID: PID is blocked in open() on a FIFO, waiting for the
-# other end (the kernel's wait_for_partner)
-in_fifo_open() {
-	[ "$(cat "/proc/$1/wchan" 2>/dev/null)" = wait_for_partner ] ||
-		grep -q fifo_open "/proc/$1/stack" 2>/dev/null
-}
-
 @test "env FIFO: the library never opens a launcher's command that is a FIFO (a writer blocked on it stays blocked)" {
-	local writer tries=1000
+	local writer
 	mkfifo -m 0755 "$T/cmd"
 	run env "$T/cmd"
 	local bare_status=$status bare_output=$output
 	[ "$bare_status" -eq 126 ]
 	# a writer that blocks in open() until someone opens the FIFO to read
-	( exec 7>"$T/cmd"; : >"$T/writer.opened" ) &
-	writer=$!
-	until in_fifo_open "$writer"; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ]
-		sleep 0.01
-	done
+	spawn sh -c 'exec 7>"$0"; : >"$1"' "$T/cmd" "$T/writer.opened"
+	writer=$BG_PID
+	wait_until "$BOUND" in_fifo_open "$writer"
 	run try_start env "$T/cmd"
 	echo "status $status: $output" >&2
 	[ "$status" -eq "$bare_status" ]

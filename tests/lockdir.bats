@@ -213,12 +213,8 @@ blocked_in_open() {
 	mkdir -m 700 "$SINGLE_DIR"
 	mkfifo "$(holder_lock)"
 	spawn cat "$(holder_lock)" >"$T/read"
-	local reader=$BG_PID tries=500
-	until blocked_in_open "$reader"; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ]
-		sleep 0.01
-	done
+	local reader=$BG_PID
+	wait_until 5 blocked_in_open "$reader"
 	refused 77 "libsingle: unsafe lock file $(holder_lock): not a regular file" \
 		"$BIN/holder" "$T/refused.ready" /dev/null
 	# never opened: the reader is still waiting for its first writer
@@ -277,11 +273,11 @@ blocked_in_open() {
 # waits_again LOCKFILE: until the waiter (start_waiter waiter, WAITER_PID)
 # waits for LOCKFILE again, 10 s at most; its main() must not run meanwhile.
 waits_again() {
-	local tries=1000
+	local end
+	deadline end 10
 	until waiting_on "$1" "$WAITER_PID"; do
-		tries=$((tries - 1))
 		[ ! -e "$T/waiter.ready" ]
-		[ "$tries" -gt 0 ]
+		! passed "$end" || false
 		sleep 0.01
 	done
 }

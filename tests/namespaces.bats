@@ -17,31 +17,37 @@ setup() {
 	command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
 	[ "$(id -u)" -eq 0 ] || skip "namespaces and mounts need root"
 }
-teardown() {
-	kill_leftovers
-	common_teardown
-}
+teardown() { common_teardown; }
 
 # in_pid_ns TEXT [ARG...]: bash -c TEXT as PID 1 of a new PID namespace
 # that still sees this namespace's /proc; $T/nsproc is the new
-# namespace's own proc.  TEXT gets T, BIN and PRELOAD.  Bounded to 20 s:
-# the whole namespace dies with unshare (--kill-child).
+# namespace's own proc.  TEXT gets T, BIN, PRELOAD and BOUND, for a
+# start in it to run under `timeout -k 2 "$BOUND"`.  Bounded to twice
+# BOUND: the whole namespace dies with unshare (--kill-child).
 in_pid_ns() {
+	local inner=$BOUND
 	mkdir -p "$T/nsproc"
-	env T="$T" BIN="$BIN" PRELOAD="$PRELOAD" timeout 20 \
+	BOUND=$((2 * inner)) bounded env T="$T" BIN="$BIN" PRELOAD="$PRELOAD" BOUND="$inner" \
 		unshare --pid --fork --kill-child --mount-proc="$T/nsproc" bash -c "$1" bash "${@:2}"
 }
 
 # The start of a namespace script: a decoy (tests/bin/holder, released by
-# writing $T/release.decoy) whose pid in the namespace is $1, the pid of
-# the holder outside.
+# opening $T/release.decoy for writing: release_decoy) whose pid in the
+# namespace is $1, the pid of the holder outside.
 DECOY='
 set -u
 echo $(($1 - 1)) >"$T/nsproc/sys/kernel/ns_last_pid"
 "$BIN/holder" "$T/decoy.ready" "$T/release.decoy" &
 decoy=$!
 [ "$decoy" = "$1" ] || { echo "the decoy got pid $decoy, not $1"; exit 1; }
-while [ ! -e "$T/decoy.ready" ]; do sleep 0.01; done
+tries=$((BOUND * 100))
+until [ -e "$T/decoy.ready" ]; do
+	tries=$((tries - 1))
+	[ "$tries" -gt 0 ] || { echo "the decoy never got ready"; exit 1; }
+	sleep 0.01
+done
+# (a blocking open: the decoy may not have opened its end yet)
+release_decoy() { timeout -k 2 "$BOUND" sh -c ": >\"\$0\"" "$T/release.decoy"; }
 '
 
 @test "in a PID namespace that sees its parent's /proc, SINGLE_REPLACE signals nobody: status 69, one line saying why" {
@@ -49,10 +55,10 @@ while [ ! -e "$T/decoy.ready" ]; do sleep 0.01; done
 	start_holder first
 	mkfifo "$T/release.decoy"
 	run in_pid_ns "$DECOY"'
-		timeout 10 env LD_PRELOAD="$PRELOAD" SINGLE_REPLACE=2 \
+		timeout -k 2 "$BOUND" env LD_PRELOAD="$PRELOAD" SINGLE_REPLACE=2 \
 			"$BIN/holder" "$T/r.ready" /dev/null 2>"$T/replace.err"
 		echo "replace $?"
-		: 8<>"$T/release.decoy"
+		release_decoy
 		wait "$decoy"
 		echo "decoy $?"' "$HOLDER_PID"
 	echo "status $status: $output" >&2
@@ -74,7 +80,7 @@ while [ ! -e "$T/decoy.ready" ]; do sleep 0.01; done
 	run in_pid_ns '
 		set -u
 		echo $(($1 - 1)) >"$T/nsproc/sys/kernel/ns_last_pid"
-		timeout 10 env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/a.ready" /dev/null &
+		timeout -k 2 "$BOUND" env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/a.ready" /dev/null &
 		parent=$!
 		[ "$parent" = "$1" ] || { echo "the parent got pid $parent, not $1"; exit 1; }
 		wait "$parent"
@@ -95,13 +101,13 @@ NOPROC=(unshare -m sh -c 'umount -l /proc && exec "$@"' sh)
 	local pid
 	"${NOPROC[@]}" true || skip "cannot unmount /proc in a mount namespace here"
 	mkfifo "$T/release.first"
-	"${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_KEY=job "$BIN/holder" "$T/first.ready" "$T/release.first" 3>&- &
-	pid=$!
+	spawn "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_KEY=job "$BIN/holder" "$T/first.ready" "$T/release.first"
+	pid=$BG_PID
 	wait_for_file_while "$T/first.ready" "$pid"
 	[ "$(cat "$T/first.ready")" = "$pid" ]
 	# seen from outside, where /proc is
 	[ "$(lock_holders "$SINGLE_DIR/@job.lock")" = "$pid" ]
-	run timeout 10 "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_KEY=job "$BIN/holder" "$T/second.ready" /dev/null
+	run bounded "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_KEY=job "$BIN/holder" "$T/second.ready" /dev/null
 	echo "status $status: $output" >&2
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
@@ -114,8 +120,8 @@ NOPROC=(unshare -m sh -c 'umount -l /proc && exec "$@"' sh)
 	local pid
 	"${NOPROC[@]}" true || skip "cannot unmount /proc in a mount namespace here"
 	mkfifo "$T/release.first"
-	"${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/first.ready" "$T/release.first" 3>&- &
-	pid=$!
+	spawn "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/first.ready" "$T/release.first"
+	pid=$BG_PID
 	wait_for_file_while "$T/first.ready" "$pid"
 	[ "$(lock_holders "$(holder_lock)")" = "$pid" ]
 	run try_start "$BIN/holder" "$T/second.ready" /dev/null
@@ -124,7 +130,7 @@ NOPROC=(unshare -m sh -c 'umount -l /proc && exec "$@"' sh)
 	release first "$pid"
 	# and the other way round
 	start_running outside
-	run timeout 10 "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/third.ready" /dev/null
+	run bounded "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" "$BIN/holder" "$T/third.ready" /dev/null
 	echo "status $status: $output" >&2
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
@@ -135,7 +141,7 @@ NOPROC=(unshare -m sh -c 'umount -l /proc && exec "$@"' sh)
 @test "without /proc, SINGLE_REPLACE refuses: status 69, one line saying /proc is not mounted; the holder is untouched" {
 	"${NOPROC[@]}" true || skip "cannot unmount /proc in a mount namespace here"
 	start_holder first SINGLE_KEY=job
-	run timeout 10 "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_KEY=job SINGLE_REPLACE=2 \
+	run bounded "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_KEY=job SINGLE_REPLACE=2 \
 		"$BIN/holder" "$T/r.ready" /dev/null
 	echo "status $status: $output" >&2
 	[ "$status" -eq 69 ]
@@ -148,14 +154,14 @@ NOPROC=(unshare -m sh -c 'umount -l /proc && exec "$@"' sh)
 @test "without /proc, SINGLE_EXPLAIN exits 0 and gives the state it can: held by an unknown pid, or free" {
 	"${NOPROC[@]}" true || skip "cannot unmount /proc in a mount namespace here"
 	start_holder first SINGLE_KEY=job
-	run timeout 10 "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_KEY=job SINGLE_EXPLAIN=1 \
+	run bounded "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_KEY=job SINGLE_EXPLAIN=1 \
 		"$BIN/holder" "$T/r.ready" /dev/null
 	echo "status $status: $output" >&2
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "key: job (SINGLE_KEY)" ]
 	[ "${lines[1]}" = "lock: $SINGLE_DIR/@job.lock" ]
 	[ "${lines[2]}" = "state: held by an unknown pid" ]
-	run timeout 10 "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_EXPLAIN=1 "$BIN/holder" "$T/r.ready" /dev/null
+	run bounded "${NOPROC[@]}" env LD_PRELOAD="$PRELOAD" SINGLE_EXPLAIN=1 "$BIN/holder" "$T/r.ready" /dev/null
 	echo "status $status: $output" >&2
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "key: $BIN/holder" ]

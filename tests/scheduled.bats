@@ -10,6 +10,7 @@ setup() {
 	common_setup
 	export SYNC_DIR=$T
 	mkfifo "$T/release.work"
+	ALL_TRIGGERS=()
 }
 teardown() { common_teardown; }
 
@@ -31,51 +32,62 @@ skipped_count() {
 # alive PID...: how many of them still run
 alive() {
 	local p n=0
-	for p; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done
+	for p; do ended "$p" || n=$((n + 1)); done
 	echo "$n"
 }
 
-# until_alive N PID...: wait (10 s at most) until exactly N of them run
+# until_alive N PID...: wait (BOUND s at most) until exactly N of them run
 until_alive() {
-	local want=$1 tries=1000
+	local want=$1 end
 	shift
+	deadline end "$BOUND"
 	until [ "$(alive "$@")" -eq "$want" ]; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] || { echo "$(alive "$@") of $# still run, not $want" >&2; return 1; }
+		! passed "$end" || { echo "$(alive "$@") of $# still run, not $want" >&2; return 1; }
 		sleep 0.01
 	done
 }
 
-# queued PID: PID is blocked waiting for mbsync's lock (10 s at most)
+# queued PID: PID is blocked waiting for mbsync's lock (BOUND s at most)
 queued() {
-	local tries=1000
+	local end
+	deadline end "$BOUND"
 	until waiting_on "$(lock_name "$BIN/mbsync")" "$1"; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] && kill -0 "$1" 2>/dev/null ||
+		! passed "$end" && ! ended "$1" ||
 			{ echo "$1 did not queue" >&2; return 1; }
 		sleep 0.01
 	done
 }
 
-# triggers N ENV...: N starts of `mbsync work` at once, in the background;
-# their pids in TRIGGERS
+# triggers N ENV...: N starts of `mbsync work` at once, spawned; their
+# pids in TRIGGERS, and with those of the earlier triggers in ALL_TRIGGERS
 triggers() {
 	local n=$1 i
 	shift
 	TRIGGERS=()
 	for ((i = 0; i < n; i++)); do
-		env "$@" LD_PRELOAD="$PRELOAD" timeout 30 "$BIN/mbsync" work 3>&- &
-		TRIGGERS+=($!)
+		spawn env "$@" LD_PRELOAD="$PRELOAD" "$BIN/mbsync" work
+		TRIGGERS+=("$BG_PID")
+	done
+	ALL_TRIGGERS+=("${TRIGGERS[@]}")
+}
+
+# reap_all PID...: reap each (BOUND s at most); their statuses in
+# REAPED_ALL, in order
+reap_all() {
+	local p
+	REAPED_ALL=()
+	for p; do
+		reap "$p" || return 1
+		REAPED_ALL+=("$REAPED")
 	done
 }
 
-# next_run N: wait until mbsync work has run N times, and let the run
-# in progress end
+# next_run N: wait until mbsync work has run N times (BOUND s at most)
 next_run() {
-	local tries=1000
+	local end
+	deadline end "$BOUND"
 	until [ "$(ran work)" -ge "$1" ]; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] || { echo "ran $(ran work) times, not $1" >&2; return 1; }
+		! passed "$end" || { echo "ran $(ran work) times, not $1" >&2; return 1; }
 		sleep 0.01
 	done
 	[ "$(ran work)" -eq "$1" ]
@@ -107,7 +119,8 @@ next_run() {
 	run try_start SINGLE_STALE=0 SINGLE_REPLACE=5 "$BIN/holder" "$T/third.ready" /dev/null
 	[ "$status" -eq 0 ]
 	[ -e "$T/third.ready" ]
-	wait "$HOLDER_PID" || [ $? -eq 143 ]   # SIGTERM
+	reap "$HOLDER_PID"
+	[ "$REAPED" -eq 0 ] || [ "$REAPED" -eq 143 ]   # SIGTERM
 	! kill -0 "$HOLDER_PID" 2>/dev/null || false
 }
 
@@ -134,11 +147,14 @@ next_run() {
 	# 19 are turned away at once, one waits for its turn
 	until_alive 1 "${TRIGGERS[@]}"
 	[ "$(ran work)" -eq 1 ]
-	: >"$T/release.work"
-	wait "$first"
+	fifo_close "$T/release.work"
+	reap "$first"
+	[ "$REAPED" -eq 0 ]
 	next_run 2
-	: >"$T/release.work"
-	wait "${TRIGGERS[@]}"
+	fifo_close "$T/release.work"
+	reap_all "${TRIGGERS[@]}"
+	local s
+	for s in "${REAPED_ALL[@]}"; do [ "$s" -eq 0 ]; done
 	[ "$(ran work)" -eq 2 ]
 }
 
@@ -147,12 +163,12 @@ next_run() {
 	next_run 1
 	triggers 20 SINGLE_QUEUE=2
 	until_alive 2 "${TRIGGERS[@]}"
-	: >"$T/release.work"
+	fifo_close "$T/release.work"
 	next_run 2
-	: >"$T/release.work"
+	fifo_close "$T/release.work"
 	next_run 3
-	: >"$T/release.work"
-	wait
+	fifo_close "$T/release.work"
+	reap_all "${ALL_TRIGGERS[@]}"
 	[ "$(ran work)" -eq 3 ]
 }
 
@@ -161,15 +177,15 @@ next_run() {
 	next_run 1
 	triggers 1 SINGLE_QUEUE=1
 	queued "${TRIGGERS[0]}"
-	: >"$T/release.work"
+	fifo_close "$T/release.work"
 	next_run 2
 	# the queued start holds the lock now, and gave its place back
 	triggers 1 SINGLE_QUEUE=1
 	queued "${TRIGGERS[0]}"
-	: >"$T/release.work"
+	fifo_close "$T/release.work"
 	next_run 3
-	: >"$T/release.work"
-	wait
+	fifo_close "$T/release.work"
+	reap_all "${ALL_TRIGGERS[@]}"
 	[ "$(ran work)" -eq 3 ]
 }
 
@@ -178,14 +194,16 @@ next_run() {
 @test "200 simultaneous skipped starts are counted exactly in the holder's record" {
 	start_holder first
 	[ "$(skipped_count "$HOLDER_LOCK")" -eq 0 ]
-	local i pids=()
-	# no time limit needed: a start that wrongly runs ends at once
-	# (RELEASE is /dev/null)
-	for ((i = 0; i < 200; i++)); do
-		LD_PRELOAD=$PRELOAD "$BIN/holder" "$T/never.ready" /dev/null 3>&- &
-		pids+=($!)
-	done
-	wait "${pids[@]}"
+	# one time limit for all 200, no wrapper per start; each exits 0 (a
+	# start that wrongly runs ends at once too: RELEASE is /dev/null)
+	bounded bash -c '
+		pids=()
+		for ((i = 0; i < 200; i++)); do
+			LD_PRELOAD=$0 "$1" "$2" /dev/null &
+			pids+=($!)
+		done
+		for p in "${pids[@]}"; do wait "$p" || exit 1; done' \
+		"$PRELOAD" "$BIN/holder" "$T/never.ready"
 	[ ! -e "$T/never.ready" ]
 	[ "$(skipped_count "$HOLDER_LOCK")" -eq 200 ]
 	run try_start SINGLE_EXPLAIN=1 "$BIN/holder" "$T/never.ready" /dev/null
@@ -201,9 +219,10 @@ next_run() {
 
 SINGLE_CMD=$ROOT_DIR/build/single
 
-# single ARGS...: the command, with the library under test
+# single ARGS...: the command, with the library under test, bounded
 single() {
-	SINGLE_LIB=$LIB LD_PRELOAD=${SINGLE_TEST_PRELOAD_PREFIX:-} timeout 30 "$SINGLE_CMD" "$@"
+	bounded env SINGLE_LIB="$LIB" LD_PRELOAD="${SINGLE_TEST_PRELOAD_PREFIX:-}" \
+		"$SINGLE_CMD" "$@"
 }
 
 @test "single --list shows state, holder, since, for how long, skipped and waiting; stuck past --stale" {
@@ -301,16 +320,19 @@ for _ in 1 2 3; do :; done
 rmdir "$1/inside"
 SH
 	chmod +x "$T/job.sh"
-	local lock i pids=()
+	local lock
 	lock=$(lock_name "$(readlink -f "$T/job.sh")")
-	# neither ever blocks: no time limit needed
-	for ((i = 0; i < 80; i++)); do
-		LD_PRELOAD=$PRELOAD "$T/job.sh" "$T" "$lock" 3>&- &
-		pids+=($!)
-		SINGLE_LIB=$LIB "$SINGLE_CMD" --prune --older 0 >/dev/null 3>&- &
-		pids+=($!)
-	done
-	wait "${pids[@]}" || true
+	# one time limit for all 160, no wrapper per start
+	bounded bash -c '
+		pids=()
+		for ((i = 0; i < 80; i++)); do
+			LD_PRELOAD=$0 "$1" "$2" "$3" &
+			pids+=($!)
+			SINGLE_LIB=$4 "$5" --prune --older 0 >/dev/null &
+			pids+=($!)
+		done
+		wait "${pids[@]}" || :' \
+		"$PRELOAD" "$T/job.sh" "$T" "$lock" "$LIB" "$SINGLE_CMD"
 	[ ! -e "$T/two" ]
 	[ ! -e "$T/removed" ]
 	[ ! -e "$T/inside" ]

@@ -183,7 +183,7 @@ refused_untouched() {
 	# main() ran with euid 0 (the file is root's) ...
 	[ "$(stat -c %u "$S/ready")" -eq 0 ]
 	# ... and another user's start runs beside it, at once
-	run timeout 10 setpriv --reuid=54321 --regid=54321 --clear-groups -- \
+	run bounded setpriv --reuid=54321 --regid=54321 --clear-groups -- \
 		env LD_PRELOAD="libsingle-test-$$.so" "$S/holder" "$S/ready2" /dev/null
 	[ "$status" -eq 0 ]
 	[ -e "$S/ready2" ]

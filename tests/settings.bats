@@ -142,7 +142,8 @@ setup_error() {
 	local before
 	before=$(cat "$(holder_lock)")
 	mount_ro_bind "$SINGLE_DIR" "$T/robind"
-	local lock=$T/robind/$(basename "$(holder_lock)")
+	local lock
+	lock=$T/robind/$(basename "$(holder_lock)")
 	start_holder ro SINGLE_DIR="$T/robind"
 	# held, by the start, through a descriptor open for reading
 	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]

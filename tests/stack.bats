@@ -17,25 +17,35 @@ setup() {
 teardown() { common_teardown; }
 
 # runs_with_stack KIB CMD...: CMD exits 0 under ulimit -s KIB, three
-# times out of three
+# times out of three.  Each run is bounded (timeout outside the limit,
+# which is not for it): status 2 for a run that was still going after
+# BOUND seconds.
 runs_with_stack() {
-	local kib=$1 i
+	local kib=$1 i st
 	shift
 	for i in 1 2 3; do
-		setarch -R bash -c 'ulimit -s "$0" && exec "$@"' "$kib" "$@" >/dev/null 2>&1 ||
-			return 1
+		st=0
+		timeout -k 2 "$BOUND" setarch -R bash -c 'ulimit -s "$0" && exec "$@"' \
+			"$kib" "$@" >/dev/null 2>&1 || st=$?
+		case $st in
+		0) ;;
+		124 | 137) echo "$*: still running after $BOUND s under ulimit -s $kib" >&2; return 2 ;;
+		*) return 1 ;;
+		esac
 	done
 }
 
 # min_stack CMD...: the smallest ulimit -s (KiB, 4 to 64) at which CMD
-# runs, or "none"
+# runs, "none", or "hung" once a run did not end
 min_stack() {
-	local kib
+	local kib st
 	for ((kib = 4; kib <= 64; kib++)); do
-		if runs_with_stack "$kib" "$@"; then
-			echo "$kib"
-			return 0
-		fi
+		st=0
+		runs_with_stack "$kib" "$@" || st=$?
+		case $st in
+		0) echo "$kib"; return 0 ;;
+		2) echo hung; return 0 ;;
+		esac
 	done
 	echo none
 }

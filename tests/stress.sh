@@ -24,6 +24,10 @@
 #
 # The values can also come from the environment (ROUNDS=, N=, CYCLES=,
 # HOSTS=, EXEC_TRIES=).
+# A broken library makes it fail, never hang: every wait has a time limit,
+# and what a phase started and left running is ended (SIGKILL at last: a
+# start on host B is PID 1 of its namespace and, like its unshare,
+# ignores SIGTERM).
 # SINGLE_TESTLIB runs it against another build of the library,
 # SINGLE_TEST_PRELOAD_PREFIX puts entries before it in LD_PRELOAD.  Prints
 # one line per phase and exits 1 if anything was wrong.
@@ -44,7 +48,7 @@ LIB=${SINGLE_TESTLIB:-$root/preload/libsingle.so}
 # as in tests/helpers.bash: entries to put before the library (ASan runtime)
 PRELOAD=${SINGLE_TEST_PRELOAD_PREFIX:+$SINGLE_TEST_PRELOAD_PREFIX:}$LIB
 BIN=$root/tests/bin
-for f in "$LIB" "$BIN/holder" "$BIN/execrace"; do
+for f in "$LIB" "$BIN/holder" "$BIN/execrace" "$BIN/cleanup"; do
 	[ -e "$f" ] || { echo "stress: $f missing (run make first)" >&2; exit 2; }
 done
 
@@ -55,12 +59,15 @@ export SINGLE_DIR=$work/locks SINGLE_CONFLICT_EXIT=3
 failures=0
 cat /proc/sys/kernel/random/uuid >"$work/boot_id.b"
 
+# end what is left, without waiting for it: the jobs that have not yet
+# exec'd a start, then (tests/bin/cleanup) every process that names $work
+# in its arguments, whose FIFOs it lets go first
 cleanup() {
 	local pids
 	pids=$(jobs -p)
 	# shellcheck disable=SC2086 # one pid a word
 	[ -z "$pids" ] || kill $pids 2>/dev/null || true
-	wait 2>/dev/null || true
+	"$BIN/cleanup" "$work" || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -85,20 +92,30 @@ fail() {
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
+# running PID: PID has not ended (a zombie has)
+running() {
+	local stat
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	stat=${stat##*) }
+	[ "${stat%% *}" != Z ]
+}
+
 count() { # count GLOB...: how many of the files exist
 	local n=0 f
 	for f; do [ -e "$f" ] && n=$((n + 1)); done
 	echo "$n"
 }
 
+# now_us: the wall clock in microseconds, without a process
+now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
+
 # until_true SECONDS CMD...: run CMD every 10 ms until it succeeds;
-# fails after SECONDS.
+# fails after SECONDS (by the clock: a try over 200 pids takes a while)
 until_true() {
-	local tries=$(($1 * 100))
+	local end=$(($(now_us) + $1 * 1000000))
 	shift
 	until "$@"; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] || return 1
+		[ "$(now_us)" -lt "$end" ] || return 1
 		sleep 0.01
 	done
 }
@@ -111,17 +128,20 @@ all_armed() { [ "$(count "$dir"/armed/*)" -ge "$N" ]; }
 settled() {
 	local alive=0 p
 	for p in "${pids[@]}"; do
-		kill -0 "$p" 2>/dev/null && alive=$((alive + 1))
+		running "$p" && alive=$((alive + 1))
 	done
 	[ "$alive" -eq "$(count "$dir"/ran/*)" ]
 }
 
-# let every runner go: they wait to open the FIFO for reading
+# let_go FIFO PID...: let every one go (they wait to open FIFO for
+# reading, or read it), 60 s at most; fails if one still runs then
 let_go() {
-	local p
-	for p in "${pids[@]}"; do
-		while kill -0 "$p" 2>/dev/null; do
-			exec 8<>"$dir/release"
+	local fifo=$1 p end=$(($(now_us) + 60000000))
+	shift
+	for p; do
+		while running "$p"; do
+			[ "$(now_us)" -lt "$end" ] || return 1
+			exec 8<>"$fifo"
 			exec 8>&-
 			sleep 0.01
 		done
@@ -154,7 +174,11 @@ race_round() {
 	until_true 60 settled || fail "round $round: starts neither ran nor ended"
 	ran=$(count "$dir"/ran/*)
 	[ "$ran" -eq 1 ] || fail "round $round: $ran of $N starts ran their main()"
-	let_go
+	if ! let_go "$dir/release" "${pids[@]}"; then
+		fail "round $round: starts still ran 60 s after their release"
+		# (unshare's child, on host B, dies with it: --kill-child)
+		kill -KILL "${pids[@]}" 2>/dev/null || true
+	fi
 	for i in "${pids[@]}"; do
 		st=0
 		wait "$i" || st=$?
@@ -184,25 +208,46 @@ fdcount() { local fds=(/proc/"$1"/fd/*); echo "${#fds[@]}"; }
 
 start=$(now)
 before=$failures
+# cycle_starts: the CYCLES starts, one after the other; the number
+# skipped, then the "cycle:status" of the first 20 that were not, into
+# $work/cycles.out
+cycle_starts() {
+	local i st skipped=0 others=()
+	for ((i = 0; i < CYCLES; i++)); do
+		st=0
+		# a start that wrongly runs main() writes skip.ready and ends (no FIFO)
+		LD_PRELOAD=$PRELOAD "$BIN/holder" "$work/skip.ready" "$work/nofifo" 2>>"$work/cycles.err" || st=$?
+		if [ "$st" -eq 3 ]; then
+			skipped=$((skipped + 1))
+		else
+			others+=("$i:$st")
+		fi
+	done
+	echo "$skipped ${others[*]:0:20}" >"$work/cycles.tmp"
+	mv "$work/cycles.tmp" "$work/cycles.out"
+}
+
 mkfifo "$work/release"
 LD_PRELOAD=$PRELOAD "$BIN/holder" "$work/holder.ready" "$work/release" &
 holder=$!
 until_true 10 test -e "$work/holder.ready" || fail "the holder never got ready"
 fds_before=$(fdcount "$holder")
-skipped=0
-others=()     # "cycle:status" of every start not skipped
-for ((i = 0; i < CYCLES; i++)); do
-	st=0
-	# a start that wrongly runs main() writes skip.ready and ends (no FIFO)
-	LD_PRELOAD=$PRELOAD "$BIN/holder" "$work/skip.ready" "$work/nofifo" 2>>"$work/cycles.err" || st=$?
-	if [ "$st" -eq 3 ]; then
-		skipped=$((skipped + 1))
-	else
-		others+=("$i:$st")
-	fi
-done
+# in the background, with a time limit for them all (none per start): a
+# start that blocks fails the phase instead of hanging it
+cycle_starts &
+cycler=$!
+limit=$((60 + CYCLES / 20))
+skipped=0 not_skipped=''
+if until_true "$limit" test -e "$work/cycles.out"; then
+	read -r skipped not_skipped <"$work/cycles.out"
+	wait "$cycler"
+else
+	fail "cycles: the starts were not done after $limit s"
+	# the start it waits for names $work: cleanup ends it
+	kill "$cycler" 2>/dev/null || true
+fi
 [ "$skipped" -eq "$CYCLES" ] ||
-	fail "cycles: only $skipped of $CYCLES starts were skipped (cycle:status ${others[*]:0:20}; stderr: $(head -c 500 "$work/cycles.err"))"
+	fail "cycles: only $skipped of $CYCLES starts were skipped (cycle:status $not_skipped; stderr: $(head -c 500 "$work/cycles.err"))"
 [ ! -e "$work/skip.ready" ] || fail "cycles: a start ran its main() while the holder ran"
 fds_after=$(fdcount "$holder")
 [ "$fds_before" = "$fds_after" ] ||
@@ -210,11 +255,13 @@ fds_after=$(fdcount "$holder")
 st=0
 is_free || st=$?
 [ "$st" -eq 1 ] || fail "cycles: the holder lost its lock"
-exec 8<>"$work/release"
-exec 8>&-
 st=0
-wait "$holder" || st=$?
-[ "$st" -eq 0 ] || fail "cycles: the holder ended with status $st"
+if let_go "$work/release" "$holder"; then
+	wait "$holder" || st=$?
+	[ "$st" -eq 0 ] || fail "cycles: the holder ended with status $st"
+else
+	fail "cycles: the holder still ran 60 s after its release"
+fi
 is_free || fail "cycles: the lock is still held after the holder ended"
 
 # no process started here is left: every one had $work in its arguments
@@ -234,8 +281,9 @@ if [ "$EXEC_TRIES" -gt 0 ]; then
 	start=$(now)
 	before=$failures
 	st=0
-	out=$("$BIN/execrace" "$EXEC_TRIES" "$PRELOAD" "$work/execlocks") || st=$?
-	[ "$st" -eq 0 ] || fail "exec: $out"
+	# about 1 ms a try; a try that hangs ends the phase by the clock
+	out=$(timeout -s KILL $((120 + EXEC_TRIES / 50)) "$BIN/execrace" "$EXEC_TRIES" "$PRELOAD" "$work/execlocks") || st=$?
+	[ "$st" -eq 0 ] || fail "exec: status $st: $out"
 	echo "exec: $out, $(since "$start")s"
 fi
 

@@ -111,10 +111,10 @@ waiter_says() {
 }
 
 # broken_stderr CMD...: CMD with its stderr a pipe that nobody reads (a
-# write gets EPIPE, and SIGPIPE at its default action), bounded to 10 s
+# write gets EPIPE, and SIGPIPE at its default action), bounded
 broken_stderr() {
 	mkfifo "$T/stderr.pipe"
-	timeout 10 bash -c 'exec 7<>"$0" 8>"$0" 7<&-; exec env --default-signal=PIPE "$@" 2>&8 8>&-' \
+	bounded bash -c 'exec 7<>"$0" 8>"$0" 7<&-; exec env --default-signal=PIPE "$@" 2>&8 8>&-' \
 		"$T/stderr.pipe" "$@"
 }
 

@@ -72,19 +72,18 @@ teardown() { common_teardown; }
 	local w2=$WAITER_PID
 	release first
 	# one of them gets it; the other keeps waiting
-	local tries=500
+	local end
+	deadline end 5
 	until [ -e "$T/w1.ready" ] || [ -e "$T/w2.ready" ]; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ]
+		! passed "$end" || false
 		sleep 0.01
 	done
 	local got=w1 got_pid=$w1 next=w2 next_pid=$w2
 	[ -e "$T/w1.ready" ] || { got=w2 got_pid=$w2 next=w1 next_pid=$w1; }
 	# (woken with the other, it may take a moment to block again)
-	tries=500
+	deadline end 5
 	until waiting_on "$HOLDER_LOCK" "$next_pid"; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ]
+		! passed "$end" || false
 		[ ! -e "$T/$next.ready" ]
 		sleep 0.01
 	done
@@ -103,10 +102,10 @@ state_after_wait() {
 	start_holder holder SINGLE_KEY=sigstate
 	spawn env "$@" SINGLE_KEY=sigstate SINGLE_WAIT=30 LD_PRELOAD="$PRELOAD" \
 		"$BIN/sigstate" >"$out"
-	local pid=$BG_PID tries=1000
+	local pid=$BG_PID end
+	deadline end 10
 	until waiting_on "$SINGLE_DIR/@sigstate.lock" "$pid"; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ]
+		! passed "$end" || false
 		sleep 0.01
 	done
 	release holder
@@ -143,18 +142,18 @@ state_after_wait() {
 	[ "$output" = "$without" ]
 }
 
-# bg_waiter NAME LOCKFILE CMD...: CMD (a waiting start) in the background,
+# bg_waiter NAME LOCKFILE CMD...: CMD (a waiting start) spawned,
 # WAITER_PID; returns once it is blocked waiting for LOCKFILE, fails if it
-# ends first or never waits within 10 s
+# ends first or never waits within BOUND seconds
 bg_waiter() {
-	local name=$1 lock=$2 tries=1000
+	local name=$1 lock=$2 end
 	shift 2
-	"$@" 3>&- &
-	WAITER_PID=$!
+	spawn "$@"
+	WAITER_PID=$BG_PID
+	deadline end "$BOUND"
 	until waiting_on "$lock" "$WAITER_PID"; do
-		tries=$((tries - 1))
-		if [ "$tries" -le 0 ] || [ -e "$T/$name.ready" ] ||
-			! kill -0 "$WAITER_PID" 2>/dev/null; then
+		if passed "$end" || [ -e "$T/$name.ready" ] ||
+			ended "$WAITER_PID"; then
 			echo "start $name never waited for $lock" >&2
 			return 1
 		fi
@@ -170,14 +169,15 @@ bg_waiter() {
 	[ ! -e "$T/w.ready" ]
 	release first
 	wait_for_file_while "$T/w.ready" "$WAITER_PID"
-	wait "$WAITER_PID"
+	reap "$WAITER_PID"
+	[ "$REAPED" -eq 0 ]
 }
 
 @test "with no signal allowed to queue (ulimit -i 0), SINGLE_WAIT=0.5 gives up at its deadline with SINGLE_CONFLICT_EXIT" {
 	local t0 ms
 	start_holder first
 	t0=$(now_ms)
-	run timeout 10 prlimit --sigpending=0 env LD_PRELOAD="$PRELOAD" SINGLE_WAIT=0.5 \
+	run bounded prlimit --sigpending=0 env LD_PRELOAD="$PRELOAD" SINGLE_WAIT=0.5 \
 		SINGLE_CONFLICT_EXIT=75 "$BIN/holder" "$T/w.ready" /dev/null
 	ms=$(($(now_ms) - t0))
 	echo "status $status after $ms ms: $output" >&2
@@ -200,7 +200,8 @@ bg_waiter() {
 	cat "$T/w.ready" >&2
 	[ "$(sed -n 's/^before: //p' "$T/w.ready")" = "$rt" ]
 	[ "$(sed -n 's/^main: //p' "$T/w.ready")" = "$rt" ]
-	wait "$WAITER_PID"
+	reap "$WAITER_PID"
+	[ "$REAPED" -eq 0 ]
 }
 
 @test "a blocked real-time signal sent to a waiter during its wait is still pending at main" {
@@ -214,5 +215,6 @@ bg_waiter() {
 	cat "$T/w.ready" >&2
 	[ "$(sed -n 's/^before: //p' "$T/w.ready")" = "" ]
 	[ "$(sed -n 's/^main: //p' "$T/w.ready")" = "$(kill -l RTMIN) $(kill -l RTMAX)" ]
-	wait "$WAITER_PID"
+	reap "$WAITER_PID"
+	[ "$REAPED" -eq 0 ]
 }
