@@ -58,13 +58,14 @@ queued() {
 }
 
 # triggers N ENV...: N starts of `mbsync work` at once, in the background;
-# their pids in TRIGGERS
+# their pids in TRIGGERS (timeout's: mbsync is its child).  timeout is
+# not preloaded: a musl or 32-bit library could not load into it.
 triggers() {
 	local n=$1 i
 	shift
 	TRIGGERS=()
 	for ((i = 0; i < n; i++)); do
-		env "$@" LD_PRELOAD="$PRELOAD" timeout 30 "$BIN/mbsync" work 3>&- &
+		timeout 30 env "$@" LD_PRELOAD="$PRELOAD" "$BIN/mbsync" work 3>&- &
 		TRIGGERS+=($!)
 	done
 }
@@ -199,7 +200,7 @@ next_run() {
 
 # ---- single --list, --prune ------------------------------------------------------
 
-SINGLE_CMD=$ROOT_DIR/build/single
+SINGLE_CMD=${SINGLE_TESTCMD:-$ROOT_DIR/build/single}
 
 # single ARGS...: the command, with the library under test
 single() {

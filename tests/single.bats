@@ -7,7 +7,9 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-SINGLE_CMD=$ROOT_DIR/build/single
+SINGLE_CMD=${SINGLE_TESTCMD:-$ROOT_DIR/build/single}
+# the library of single's own build tree: build/single -> preload/libsingle.so
+TREE_LIB=$(cd "$(dirname "$SINGLE_CMD")/.." && pwd)/preload/libsingle.so
 
 setup_file() {
 	# A statically linked holder: LD_PRELOAD cannot reach it.
@@ -259,7 +261,7 @@ settings() {
 	local pid=$BG_PID
 	wait_for_file "$T/env.ready"
 	tr '\0' '\n' <"/proc/$(cat "$T/env.ready")/environ" |
-		grep '^SINGLE_' | grep -Ev '^SINGLE_(LIB|DIR|TESTLIB|TEST_PRELOAD_PREFIX)=' | sort
+		grep '^SINGLE_' | grep -Ev '^SINGLE_(LIB|DIR|TEST[A-Z_]*)=' | sort
 	fifo_close "$T/release.env"
 	reap "$pid"
 }
@@ -469,12 +471,12 @@ usage_error() {
 	cd "$T"
 	run "$SINGLE_CMD" -V
 	[ "$status" -eq 0 ]
-	[ "${lines[1]}" = "library: $ROOT_DIR/preload/libsingle.so" ]
+	[ "${lines[1]}" = "library: $TREE_LIB" ]
 	# through a symlink from elsewhere, too
 	mkdir "$T/bin"
 	ln -s "$SINGLE_CMD" "$T/bin/single"
 	run "$T/bin/single" -V
-	[ "${lines[1]}" = "library: $ROOT_DIR/preload/libsingle.so" ]
+	[ "${lines[1]}" = "library: $TREE_LIB" ]
 	PATH=$T/bin:$PATH run single -V
 	[ "${lines[1]}" = "library: $LIB" ]
 }
