@@ -113,6 +113,7 @@ next_run() {
 }
 
 @test "SINGLE_STALE counts from when the holder took the lock, across its exec" {
+	needs_system_programs sh
 	# the holder execs into another program: the record (and its time)
 	# goes on, so a start is told how long the lock has been held
 	start_holder first SINGLE_KEY=job -- sh -c "exec '$BIN/holder' '$T/first.ready' '$T/release.first'"
@@ -224,6 +225,7 @@ single() {
 }
 
 @test "single --list --json parses as JSON and carries the documented fields" {
+	needs_system_programs /bin/true
 	start_holder first
 	run try_start "$BIN/holder" "$T/never.ready" /dev/null
 	single /bin/true
@@ -267,6 +269,7 @@ PY
 }
 
 @test "single --prune removes the lock files nobody holds and no start used for DAYS, and says so" {
+	needs_system_programs /bin/true
 	start_holder first
 	single /bin/true
 	: >"$SINGLE_DIR/@recent.lock"

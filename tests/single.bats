@@ -103,6 +103,7 @@ mbsync_ran() {
 }
 
 @test "single passes COMMAND's arguments and exit status through" {
+	needs_system_programs sh
 	run single sh -c 'echo "$0:$1"; exit 7' a 'b c'
 	[ "$status" -eq 7 ]
 	[ "$output" = "a:b c" ]
@@ -545,6 +546,7 @@ usage_error() {
 # ---- --list ------------------------------------------------------------------------
 
 @test "--list shows each lock: key, held or free, holder pid and program, since when" {
+	needs_system_programs /bin/true
 	start_holder h
 	mkfifo "$T/release.work"
 	single_bg work -a "$BIN/mbsync" work
@@ -638,6 +640,7 @@ usage_error() {
 }
 
 @test "a static program run through single is single-instance" {
+	needs_system_programs "env (single locks a static program through it)"
 	mkfifo "$T/release.s"
 	single_bg s -v "$STATIC_HOLDER" "$T/s.ready" "$T/release.s"
 	wait_for_file "$T/s.ready"
@@ -657,6 +660,7 @@ usage_error() {
 }
 
 @test "-v says when a static program is locked through env" {
+	needs_system_programs "env (single locks a static program through it)"
 	run single -v --explain "$STATIC_HOLDER"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "single: $STATIC_HOLDER is statically linked: locking it through env" ]
@@ -687,6 +691,7 @@ fake_elf() {
 }
 
 @test "static detection reads the program headers: 32- and 64-bit, both byte orders" {
+	needs_system_programs "env (single locks a static program through it)"
 	local f
 	for f in "32 le" "64 le" "32 be" "64 be"; do
 		# PT_LOAD, PT_NOTE: static
@@ -705,6 +710,7 @@ fake_elf() {
 }
 
 @test "a script is not static, unless its interpreter is" {
+	needs_system_programs sh
 	printf '#!/bin/sh\necho hi\n' >"$T/script"
 	chmod +x "$T/script"
 	run single -v "$T/script"
