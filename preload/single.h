@@ -272,8 +272,10 @@ struct program_id {
 
 /* The executable, symlinks resolved; 0 or -errno.  A memfd or a file
  * deleted since it was started has no name to key it by: *id is set to
- * its identity then (else zeroed). */
-SINGLE_HIDDEN int program_exe(char out[PATH_MAX], struct program_id *id);
+ * its identity then (else zeroed).  argv0 (or NULL) is where a loader run
+ * as a command ("ld.so PROGRAM") may have left PROGRAM. */
+SINGLE_HIDDEN int program_exe(char out[PATH_MAX], struct program_id *id,
+			      const char *argv0);
 /* The script of a "#!" start, or NULL: AT_EXECFN, when the kernel put
  * it into argv after the interpreter. */
 SINGLE_HIDDEN const char *program_script(int argc, char **argv);

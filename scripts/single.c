@@ -409,7 +409,7 @@ static const char *library_find(char buf[PATH_MAX])
 	if (lib && *lib)
 		return library_named(lib);
 	/* the directory single really lives in, symlinks resolved */
-	if (program_exe(self, &id) == 0) {
+	if (program_exe(self, &id, NULL) == 0) {
 		size_t here = (size_t)(path_basename(self) - self - 1);
 
 		/* installed: under the same root first, so that a copy staged
