@@ -33,6 +33,15 @@ single_cmd() {
 	release direct
 }
 
+@test "single's options end at COMMAND with this build's getopt_long: -w 5 after it goes to COMMAND" {
+	run single_cmd -a "$BIN/holder" "$T/a.ready" /dev/null -w 5
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ -e "$T/a.ready" ]
+	# -a: the lock is keyed by every argument, -w and 5 among them
+	[ -e "$(lock_name "$BIN/holder" "$T/a.ready" /dev/null -w 5)" ]
+}
+
 # overlay_xino: an overlayfs on $T/ov whose lower layer holds a lock
 # directory ($T/ov/m/locks, SINGLE_DIR) with the holder's lock file in
 # it: with xino, files of the lower layer get inode numbers above 2^63.

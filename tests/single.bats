@@ -304,6 +304,7 @@ settings() {
 	[ "$output" = "$(printf '%s\n' SINGLE_KEY=name SINGLE_VERBOSE=1)" ]
 	run settings -vE 4
 	[ "$output" = "$(printf '%s\n' SINGLE_CONFLICT_EXIT=4 SINGLE_VERBOSE=1)" ]
+	needs_system_programs "sh and echo"
 	run single -- sh -c 'echo "$@"' -v -w 5
 	[ "$output" = "-w 5" ]
 	run single -v echo -w 5
