@@ -90,6 +90,14 @@ tests/bin/%: tests/progs/%.c tests/progs/testprog.h
 	@mkdir -p tests/bin
 	$(CC) $(CPPFLAGS) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $< $(TEST_LDLIBS)
 
+# Libraries the tests preload beside ours (tests/libs/NAME.c ->
+# tests/bin/NAME.so), built wherever the test programs are.
+TEST_PROGS += $(patsubst tests/libs/%.c,tests/bin/%.so,$(wildcard tests/libs/*.c))
+
+tests/bin/%.so: tests/libs/%.c
+	@mkdir -p tests/bin
+	$(CC) $(CPPFLAGS) $(CFLAGS) -std=gnu11 $(WARN) -shared -fPIC -o $@ $<
+
 # TEST_TIMEOUT: seconds any one test may take before bats ends it and
 # reports it "not ok" (BATS_TEST_TIMEOUT), so a start that hangs fails
 # instead of hanging the run.  The slowest test takes about 5 s; each
@@ -210,6 +218,63 @@ asan-test: $(ASAN_LIB) $(TEST_PROGS)
 	SINGLE_TEST_PRELOAD_PREFIX=$(if $(filter 1,$(ASAN_FIRST)),$(ASAN_RUNTIME)) \
 	ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BATS) tests
+
+# make test-musl, make test-m32: the library, single and the test programs
+# built another way, each into a tree of its own, build/musl or build/m32,
+# laid out as the source tree is (preload/libsingle.so, build/single,
+# tests/bin/), and the suite run against that tree.  The main build is
+# left alone.
+#   musl: built with musl-gcc (MUSL_CC); the test programs get
+#         tests/progs/musl.h for the few glibc functions they use.
+#   m32:  built with -m32 and 64-bit file offsets (a multilib compiler:
+#         gcc-multilib).
+# The system's programs (bash, coreutils, python) cannot load either
+# library: SINGLE_TEST_VARIANT tells the tests that run one under the
+# library to skip and say why (tests/helpers.bash).
+MUSL_CC      ?= musl-gcc
+M32_CC       ?= $(CC) -m32
+M32_CPPFLAGS ?=
+
+# $(call variant,NAME,COMPILER,CPPFLAGS,TEST_PROGRAM_FLAGS,TEST_PROGRAM_DEPS)
+define variant
+build/$(1)/preload/%.o: preload/%.c
+	@mkdir -p $$(@D)
+	$(2) $$(CPPFLAGS) $(3) $$(CFLAGS) $$(LIB_CFLAGS) -MMD -MP -c -o $$@ $$<
+
+build/$(1)/preload/libsingle.so: $$(LIB_SRCS:%.c=build/$(1)/%.o) preload/libsingle.map
+	$(2) $$(CFLAGS) $$(LIB_LAZY) $$(LDFLAGS) $$(LIB_LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(LDLIBS)
+
+build/$(1)/build/single.o: scripts/single.c $$(SINGLE_PATHS)
+	@mkdir -p $$(@D)
+	$(2) $$(CPPFLAGS) $(3) $$(CFLAGS) -std=gnu11 $$(WARN) -Ibuild -MMD -MP -c -o $$@ $$<
+
+build/$(1)/build/single: build/$(1)/build/single.o $$(SINGLE_USES:%=build/$(1)/preload/%.o)
+	$(2) $$(CFLAGS) $$(if $$(filter /%,$$(shell $(2) -print-file-name=libc.a)),-static) \
+		$$(LDFLAGS) -o $$@ $$^
+
+build/$(1)/tests/bin/%: tests/progs/%.c tests/progs/testprog.h $(5)
+	@mkdir -p $$(@D)
+	$(2) $$(CPPFLAGS) $(3) $(4) $$(CFLAGS) -std=gnu11 $$(WARN) -o $$@ $$< $$(TEST_LDLIBS)
+
+build/$(1)/tests/bin/%.so: tests/libs/%.c
+	@mkdir -p $$(@D)
+	$(2) $$(CPPFLAGS) $(3) $$(CFLAGS) -std=gnu11 $$(WARN) -shared -fPIC -o $$@ $$<
+
+-include $$(wildcard build/$(1)/preload/*.d build/$(1)/build/*.d)
+
+$(1): build/$(1)/preload/libsingle.so build/$(1)/build/single $$(TEST_PROGS:%=build/$(1)/%)
+
+test-$(1): all $(1)
+	SINGLE_TEST_VARIANT=$(1) SINGLE_TESTLIB=$$(CURDIR)/build/$(1)/preload/libsingle.so \
+	SINGLE_TESTCMD=$$(CURDIR)/build/$(1)/build/single \
+	SINGLE_TESTBIN=$$(CURDIR)/build/$(1)/tests/bin \
+	BATS_TEST_TIMEOUT=$$(TEST_TIMEOUT) $$(BATS) tests
+endef
+
+$(eval $(call variant,musl,$(MUSL_CC),,-include tests/progs/musl.h,tests/progs/musl.h))
+$(eval $(call variant,m32,$(M32_CC),$(M32_CPPFLAGS)))
+
+.PHONY: musl m32 test-musl test-m32
 
 # make demo: a job started twice at once; the first runs, the second
 # exits quietly (scripts/demo.sh, a few seconds).

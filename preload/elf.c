@@ -39,7 +39,7 @@ static const unsigned char *bytes(struct elf_reader *r, uint64_t at, size_t n,
 {
 	if (at + n <= (uint64_t)r->len)
 		return r->head + at;
-	if (at > INT64_MAX - n || sys_pread(r->fd, spare, n, (int64_t)at) != (ssize_t)n)
+	if (at > (uint64_t)INT64_MAX - n || sys_pread(r->fd, spare, n, (int64_t)at) != (ssize_t)n)
 		return NULL;
 	return spare;
 }

@@ -198,7 +198,33 @@ error:
 	leave_environment(st.programs != NULL, preload);
 }
 
-/* glibc passes main's arguments to constructors too. */
+/* No command line to key the lock by (args.c found none): a lock that
+ * cannot be set up (SINGLE_ON_ERROR), except that a program
+ * SINGLE_PROGRAMS may leave out runs untouched. */
+static void no_command_line(const char *const raw[VAR_N], char *preload,
+			    int err)
+{
+	struct settings st;
+
+	if (raw[VAR_PROGRAMS])
+		return;
+	if (settings_parse(&st, raw) < 0)
+		_exit(EXIT_USAGE);
+	say("cannot read the command line (/proc/self/cmdline): %s", strerror(-err));
+	if (st.on_error != ON_ERROR_RUN)
+		_exit(EXIT_OSERR);
+	leave_environment(0, preload);
+}
+
+/* glibc passes main's arguments to constructors too.  Other C libraries
+ * (musl) pass none, and argc and argv hold whatever the registers did:
+ * args.c finds the real ones.  (uClibc defines __GLIBC__ as well.) */
+#if defined(__GLIBC__) && !defined(__UCLIBC__)
+#define CTOR_GETS_ARGS 1
+#else
+#define CTOR_GETS_ARGS 0
+#endif
+
 __attribute__((constructor)) static void single_init(int argc, char **argv)
 {
 	const char *raw[VAR_N];
@@ -214,7 +240,13 @@ __attribute__((constructor)) static void single_init(int argc, char **argv)
 	if (raw[VAR_HELD]) {
 		held_adopt(raw[VAR_HELD]);
 		leave_environment(raw[VAR_PROGRAMS] != NULL, preload);
-	} else if (argc > 0) {
-		run(raw, preload, argc, argv);
+	} else {
+		int rc = CTOR_GETS_ARGS ? 0 : program_args(&argc, &argv);
+
+		if (rc < 0)
+			no_command_line(raw, preload, rc);
+		else if (argc > 0)
+			run(raw, preload, argc, argv);
+		program_args_release();
 	}
 }

@@ -73,7 +73,7 @@ static int identify_interpreted(struct key *k, int argc, char **argv)
 			break;
 		/* the interpreter's path is still in k->path unless a search
 		 * overwrote it: ask again */
-		if (program_exe(k->path, &k->id) < 0)
+		if (program_exe(k->path, &k->id, argv[0]) < 0)
 			return -ENOENT;
 		k->unresolved = run.what;
 		break;
@@ -166,7 +166,7 @@ int key_identify(struct key *k, int argc, char **argv)
 	set_args(k, argv, 1, argc);
 	if (script && identify_script(k, script, argc, argv))
 		return 0;
-	if ((rc = program_exe(k->path, &k->id)) < 0)
+	if ((rc = program_exe(k->path, &k->id, argv[0])) < 0)
 		return rc;
 	cmd = launcher_command(path_basename(k->path), argc, argv);
 	if (cmd > 0)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading /proc without allocating: small files read whole, and numbered
- * directories (/proc, /proc/PID/fdinfo, /proc/self/fd) read with
- * getdents64 into a buffer the caller provides (opendir() allocates).
+/* Reading /proc without allocating: small files read whole, files of
+ * any size into pages of their own, and numbered directories (/proc,
+ * /proc/PID/fdinfo, /proc/self/fd) read with getdents64 into a buffer the
+ * caller provides (opendir() allocates).
  */
+#include <errno.h>
 #include <fcntl.h>
 
 #include "single.h"
@@ -68,6 +70,47 @@ long proc_read(const char *path, char *buf, size_t cap)
 	if (n >= 0)
 		buf[n] = '\0';
 	return n;
+}
+
+/* The most proc_read_mapped reads: more than the kernel lets exec copy
+ * for argv and envp together (6 MiB since Linux 4.13). */
+#define PROC_MAPPED_MAX (16UL << 20)
+
+/* The whole file into buf: its length (cap if it fills buf), or -errno. */
+static long read_whole(const char *path, char *buf, size_t cap)
+{
+	int fd = sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	size_t n = 0;
+	ssize_t r = 0;
+
+	if (fd < 0)
+		return fd;
+	while (n < cap && (r = sys_read(fd, buf + n, cap - n)) > 0)
+		n += (size_t)r;
+	sys_close(fd);
+	return r < 0 ? (long)r : (long)n;
+}
+
+long proc_read_mapped(const char *path, char **text, size_t *size)
+{
+	for (size_t cap = 16384; cap <= PROC_MAPPED_MAX; cap *= 2) {
+		char *buf = sys_mmap_anon(cap);
+		long n;
+
+		if (!buf)
+			return -ENOMEM;
+		/* one byte kept for the NUL (the pages come zeroed) */
+		n = read_whole(path, buf, cap - 1);
+		if (n >= 0 && (size_t)n < cap - 1) {
+			*text = buf;
+			*size = cap;
+			return n;
+		}
+		sys_munmap(buf, cap);
+		if (n < 0)
+			return n;
+	}
+	return -E2BIG;
 }
 
 const char *proc_path(char *buf, long pid, const char *rest)

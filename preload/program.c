@@ -45,16 +45,26 @@ static int exe_unnamed(char out[PATH_MAX], size_t n, struct program_id *id)
 	return 1;
 }
 
-int program_exe(char out[PATH_MAX], struct program_id *id)
+/* ld.so run as a command ("ld.so /path/prog"), which AT_BASE 0 tells
+ * (the kernel started the loader as the program): /proc/self/exe is the
+ * loader.  glibc's loader sets AT_EXECFN to the program it runs; musl's
+ * leaves it naming the loader, a file without an interpreter of its own,
+ * and argv[0] is then the path it opened. */
+static const char *loader_command_program(const char *fn, const char *argv0)
+{
+	if (argv0 && (program_kind(fn, NULL) & EXEC_STATIC))
+		return argv0;
+	return fn;
+}
+
+int program_exe(char out[PATH_MAX], struct program_id *id, const char *argv0)
 {
 	const char *fn = execfn();
 	ssize_t n;
 
 	id->dev = id->ino = 0;
-	/* ld.so run as a command ("ld.so /path/prog"): /proc/self/exe is the
-	 * loader, AT_EXECFN (which ld.so sets) the program it runs */
 	if (getauxval(AT_BASE) == 0 && fn)
-		return path_resolve(fn, out);
+		return path_resolve(loader_command_program(fn, argv0), out);
 	n = sys_readlinkat(AT_FDCWD, "/proc/self/exe", out, PATH_MAX - 1);
 	if (n > 0) {
 		out[n] = '\0';

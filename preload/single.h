@@ -3,9 +3,10 @@
  *
  * One file per concern; each section below is one file's interface.
  * How a start goes: init.c (the constructor) reads the settings
- * (settings.c), asks key.c for the key and its lock file name (key.c
- * reads the command line through cmdline.c's tables and asks the kernel
- * through program.c), opens the lock directory (lockdir.c) and takes
+ * (settings.c), finds the command line where the C library does not
+ * pass it (args.c: musl), asks key.c for the key and its lock file name
+ * (key.c reads the command line through cmdline.c's tables and asks the
+ * kernel through program.c), opens the lock directory (lockdir.c) and takes
  * the lock (lock.c, waiting through wait.c, writing the holder record
  * through record.c, asking holders.c who else holds it).  Once held,
  * the descriptors are kept out of the program's way (hide.c, with the
@@ -271,8 +272,10 @@ struct program_id {
 
 /* The executable, symlinks resolved; 0 or -errno.  A memfd or a file
  * deleted since it was started has no name to key it by: *id is set to
- * its identity then (else zeroed). */
-SINGLE_HIDDEN int program_exe(char out[PATH_MAX], struct program_id *id);
+ * its identity then (else zeroed).  argv0 (or NULL) is where a loader run
+ * as a command ("ld.so PROGRAM") may have left PROGRAM. */
+SINGLE_HIDDEN int program_exe(char out[PATH_MAX], struct program_id *id,
+			      const char *argv0);
 /* The script of a "#!" start, or NULL: AT_EXECFN, when the kernel put
  * it into argv after the interpreter. */
 SINGLE_HIDDEN const char *program_script(int argc, char **argv);
@@ -289,6 +292,16 @@ SINGLE_HIDDEN int program_open_regular(const char *path);
 /* The exec_kind of a file (EXEC_OTHER if it is not a regular file); for
  * a script, its interpreter's path goes to interp (when not NULL). */
 SINGLE_HIDDEN int program_kind(const char *path, char interp[PATH_MAX]);
+
+/* ---- args.c: the command line where the constructor is not given it --- */
+
+/* argc and argv as main() will get them, for a C library that calls
+ * constructors without them (musl): found on the initial stack through
+ * environ, or read from /proc/self/cmdline.  0, or -errno. */
+SINGLE_HIDDEN int program_args(int *argc, char ***argv);
+/* Unmap what program_args mapped for /proc/self/cmdline, if anything:
+ * its argv is gone then. */
+SINGLE_HIDDEN void program_args_release(void);
 
 /* ---- elf.c: what kind of executable a file is ------------------------- */
 
@@ -463,6 +476,10 @@ SINGLE_HIDDEN void numdir_close(struct numdir *d);
 /* A small file read whole into buf (NUL-terminated); its length or
  * -errno. */
 SINGLE_HIDDEN long proc_read(const char *path, char *buf, size_t cap);
+/* A file of any size (up to 16 MiB) read whole into fresh pages,
+ * NUL-terminated: its length, or -errno.  *text and *size are the pages,
+ * for sys_munmap. */
+SINGLE_HIDDEN long proc_read_mapped(const char *path, char **text, size_t *size);
 /* "/proc/" + pid + rest, into buf (at least 64 bytes). */
 SINGLE_HIDDEN const char *proc_path(char *buf, long pid, const char *rest);
 /* The parent of pid, or 0. */

@@ -2,6 +2,8 @@
 /* The one system call of sys.h too long to be inline: stat, as statx(2),
  * with the libc call as the fallback on kernels before 4.11. */
 #define _GNU_SOURCE
+/* fstatat's inode numbers whole on 32-bit machines too */
+#define _FILE_OFFSET_BITS 64
 #include <errno.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>

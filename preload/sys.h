@@ -131,7 +131,7 @@ static inline ssize_t sys_write(int fd, const void *buf, size_t n)
  * machines, two 32-bit halves on i386.  ABIs that want the halves
  * aligned on a register pair (ARM EABI, MIPS o32, PPC32) have no raw
  * sequence here and go through libc's own pread64/pwrite64. */
-#if SYS_RAW && __SIZEOF_LONG__ == 8
+#if __SIZEOF_LONG__ == 8
 static inline ssize_t sys_pread(int fd, void *buf, size_t n, int64_t off)
 {
 	return SYS_(SYS_pread64, fd, buf, n, off, 0, 0);
@@ -156,6 +156,16 @@ static inline ssize_t sys_pwrite(int fd, const void *buf, size_t n, int64_t off)
 #else
 #include <errno.h>
 #include <unistd.h>
+/* glibc declares pread64 and pwrite64 only for _LARGEFILE64_SOURCE, which
+ * not every file of ours defines; musl's off_t is 64 bits on every
+ * machine, and musl 1.2.4 has no pread64 any more. */
+#ifdef __GLIBC__
+extern ssize_t pread64(int fd, void *buf, size_t n, int64_t off);
+extern ssize_t pwrite64(int fd, const void *buf, size_t n, int64_t off);
+#else
+#define pread64 pread
+#define pwrite64 pwrite
+#endif
 static inline ssize_t sys_pread(int fd, void *buf, size_t n, int64_t off)
 {
 	int saved = errno;

@@ -17,6 +17,10 @@
  * holders (holders.c).
  */
 #define _GNU_SOURCE
+/* 64-bit inode numbers and offsets on 32-bit machines too: without it
+ * readdir and stat fail with EOVERFLOW on a file whose inode number
+ * needs 64 bits (XFS, overlayfs, NFS). */
+#define _FILE_OFFSET_BITS 64
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -409,7 +413,7 @@ static const char *library_find(char buf[PATH_MAX])
 	if (lib && *lib)
 		return library_named(lib);
 	/* the directory single really lives in, symlinks resolved */
-	if (program_exe(self, &id) == 0) {
+	if (program_exe(self, &id, NULL) == 0) {
 		size_t here = (size_t)(path_basename(self) - self - 1);
 
 		/* installed: under the same root first, so that a copy staged
@@ -882,7 +886,8 @@ static char **lock_names(DIR *d, size_t *count)
 	struct dirent *e;
 	char key[2 * LOCKNAME_MAX];
 
-	while ((e = readdir(d))) {
+	/* readdir's NULL is the end, or, with errno set, an error */
+	while ((errno = 0, e = readdir(d))) {
 		if (e->d_name[0] == '.' || lockname_describe(e->d_name, key, sizeof key) < 0)
 			continue;
 		if (n == cap) {
@@ -895,6 +900,8 @@ static char **lock_names(DIR *d, size_t *count)
 		if (!(names[n++] = strdup(e->d_name)))
 			fail(EXIT_OSERR, "cannot list: %s", strerror(errno));
 	}
+	if (errno)
+		fail(EXIT_OSERR, "cannot list: %s", strerror(errno));
 	if (n)
 		qsort(names, n, sizeof *names, by_name);
 	*count = n;

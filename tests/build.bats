@@ -47,12 +47,14 @@ works_as_lib() {
 }
 
 @test "make builds preload/libsingle.so with -Wall -Wextra and no warning" {
+	main_build_only
 	build_copy
 	no_warnings
 	works_as_lib "$T/src/preload/libsingle.so"
 }
 
 @test "make CC=clang builds preload/libsingle.so with -Wall -Wextra and no warning" {
+	main_build_only
 	command -v clang >/dev/null || skip "clang is not installed"
 	build_copy CC=clang
 	no_warnings

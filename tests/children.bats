@@ -26,6 +26,7 @@ EOF
 }
 
 @test "a holder's background job (sleep 30 &) does not hold the lock: the next start runs once the holder ends" {
+	needs_system_programs bash
 	local lock child
 	bgjob 'sleep 30'
 	lock=$(lock_name "$T/bgjob")
@@ -45,6 +46,7 @@ EOF
 }
 
 @test "a holder's background holder-style child does not hold the lock: the next start runs once the holder ends" {
+	needs_system_programs bash
 	local lock child
 	bgjob "\"$BIN/holder\" \"\$1.child\" \"\$2.child\""
 	lock=$(lock_name "$T/bgjob")

@@ -18,6 +18,7 @@ teardown() { common_teardown; }
 MAX_LIBC_BINDINGS=3
 
 @test "a start that takes its lock binds at most $MAX_LIBC_BINDINGS libc symbols (LD_DEBUG=bindings)" {
+	needs_system_programs /bin/true
 	if [ -n "${SINGLE_TEST_PRELOAD_PREFIX:-}" ] || grep -qaE '__(asan|ubsan|tsan|msan)_' "$LIB"; then
 		skip "a sanitizer build of the library: its runtime binds symbols of its own"
 	fi

@@ -35,6 +35,7 @@ games() {
 }
 
 @test "a bash script that opens every descriptor from 3 to 255 keeps its lock" {
+	needs_system_programs bash
 	cat >"$T/fdbash" <<'EOF'
 #!/bin/bash
 for ((n = 3; n <= 255; n++)); do
@@ -71,10 +72,12 @@ EOF
 }
 
 @test "close_range(3, ~0U, 0) keeps the lock and returns what it would" {
+	needs_glibc_function close_range
 	games close_range
 }
 
 @test "closefrom(3) keeps the lock" {
+	needs_glibc_function closefrom
 	games closefrom
 }
 
@@ -93,6 +96,7 @@ EOF
 }
 
 @test "python os.closerange(3, 65536) keeps the lock" {
+	needs_system_programs python3
 	cat >"$T/closer.py" <<'EOF'
 import os, sys
 os.closerange(3, 65536)
@@ -162,11 +166,13 @@ threads() {
 }
 
 @test "threads closing and dup2-ing descriptors at once keep the lock (soft = hard limit)" {
+	needs_glibc_function close_range
 	ulimit -n 4096
 	threads
 }
 
 @test "threads closing and dup2-ing descriptors at once keep the lock (soft limit 1024)" {
+	needs_glibc_function close_range
 	ulimit -n 8192 && ulimit -Sn 1024
 	threads
 }
@@ -175,11 +181,13 @@ threads() {
 # a close_range(3, ~0U, 0) in another thread at that moment must not
 # close the copy being made.
 @test "close_range(3, ~0U) in one thread while others dup2 onto 1022/1023 keeps the lock (soft limit 1024)" {
+	needs_glibc_function close_range
 	ulimit -n 8192 && ulimit -Sn 1024
 	threads 30000 evict
 }
 
 @test "close_range(3, ~0U) in one thread while others dup2 onto 1022/1023 keeps the lock (soft = hard limit)" {
+	needs_glibc_function close_range
 	ulimit -n 4096
 	threads 30000 evict
 }

@@ -41,6 +41,7 @@ child_env() {
 bats_require_minimum_version 1.5.0
 
 @test "children get LD_PRELOAD without us, other libraries in order, blank-separated" {
+	needs_system_programs sh
 	child_env "$A $LIB $B"
 	[ "$output" = "$PFX$A $B" ]
 	child_env "$LIB $A $B"
@@ -50,6 +51,7 @@ bats_require_minimum_version 1.5.0
 }
 
 @test "children get LD_PRELOAD without us, other libraries in order, colon-separated" {
+	needs_system_programs sh
 	child_env "$A:$LIB:$B"
 	[ "$output" = "$PFX$A:$B" ]
 	child_env "$LIB:$A:$B"
@@ -59,6 +61,7 @@ bats_require_minimum_version 1.5.0
 }
 
 @test "children get no LD_PRELOAD at all when ours was the only entry" {
+	needs_system_programs sh
 	[ -z "$PFX" ] || skip "another library must stay preloaded ($PFX)"
 	child_env "$LIB"
 	[ "$output" = "<unset>" ]
@@ -68,6 +71,7 @@ bats_require_minimum_version 1.5.0
 }
 
 @test "children do not load the library, and get none of the settings of this start" {
+	needs_system_programs sh
 	run bounded env LD_PRELOAD="$PFX$A:$LIB" SINGLE_WAIT=5 SINGLE_CONFLICT_EXIT=3 \
 		SINGLE_KEY=envtest SINGLE_SCOPE=program SINGLE_MAX=1 \
 		sh -c 'cat /proc/self/maps; echo "-- env"; env; :'
@@ -122,18 +126,22 @@ recursion() {
 }
 
 @test "a script that starts itself again runs every level (the children are not locked)" {
+	needs_system_programs sh
 	recursion
 }
 
 @test "a descendant that preloads the library again is not stopped by its ancestor's lock" {
+	needs_system_programs sh
 	recursion AGAIN="LD_PRELOAD=$PRELOAD"
 }
 
 @test "a descendant that preloads the library again with SINGLE_WAIT=inf runs at once, without waiting for its ancestor" {
+	needs_system_programs sh
 	recursion AGAIN="LD_PRELOAD=$PRELOAD SINGLE_WAIT=inf"
 }
 
 @test "a recursive make that preloads the library into its sub-make runs the sub-make" {
+	needs_system_programs make
 	# shellcheck disable=SC2016
 	printf 'all:\n\t@echo top >>$(OUT)\n\t@LD_PRELOAD=$(LIB) $(MAKE) -s -f Makefile sub OUT=$(OUT)\nsub:\n\t@echo sub >>$(OUT)\n' >"$T/Makefile"
 	run bounded env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LD_PRELOAD="$PRELOAD" \
@@ -145,6 +153,7 @@ recursion() {
 }
 
 @test "SINGLE_PROGRAMS: a listed program is locked, and the library stays in LD_PRELOAD" {
+	needs_system_programs printenv
 	start_holder first SINGLE_PROGRAMS=printenv:holder
 	is_locked "$HOLDER_LOCK"
 	run try_start SINGLE_PROGRAMS=printenv:holder "$BIN/holder" "$T/second.ready" /dev/null
@@ -160,6 +169,7 @@ recursion() {
 }
 
 @test "SINGLE_PROGRAMS: an unlisted program runs untouched, twice at once, with no lock file" {
+	needs_system_programs printenv
 	cp "$BIN/holder" "$T/other"
 	start_holder one SINGLE_PROGRAMS=holder -- "$T/other" "$T/one.ready" "$T/release.one"
 	start_holder two SINGLE_PROGRAMS=holder -- "$T/other" "$T/two.ready" "$T/release.two"
@@ -173,6 +183,7 @@ recursion() {
 }
 
 @test "SINGLE_PROGRAMS: a listed program started by an unlisted shell is locked" {
+	needs_system_programs sh
 	start_holder first SINGLE_PROGRAMS=holder -- sh -c '"$0" "$1" "$2"; :' \
 		"$BIN/holder" "$T/first.ready" "$T/release.first"
 	is_locked "$HOLDER_LOCK"
@@ -184,6 +195,7 @@ recursion() {
 }
 
 @test "SINGLE_PROGRAMS: a listed program's descendant running the same program is not stopped by its ancestor's lock" {
+	needs_system_programs sh
 	recursion SINGLE_PROGRAMS=other:rec.sh
 }
 
@@ -212,6 +224,7 @@ profile_shell() {
 }
 
 @test "SINGLE_PROGRAMS=mbsync exported with a SINGLE_WAIT typo: unlisted programs (bash, ls, env) run silently; mbsync gets the one-line error, status 64" {
+	needs_system_programs bash
 	local text='ls -d /; echo "ls $?"; bash -c true; echo "bash $?"; env >/dev/null; echo "env $?"'
 	run profile_shell SINGLE_PROGRAMS=mbsync SINGLE_WAIT=5s -- "$text"
 	echo "status $status: $output" >&2
@@ -227,6 +240,7 @@ profile_shell() {
 }
 
 @test "an invalid SINGLE_PROGRAMS (':' or the relative 'bin/mbsync') locks nothing and says nothing: every program, mbsync too, runs untouched" {
+	needs_system_programs bash
 	local list typo first second
 	mkfifo "$T/release.work"
 	for list in : bin/mbsync; do

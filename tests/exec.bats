@@ -33,6 +33,7 @@ final_image() {
 }
 
 @test "a #!/bin/sh wrapper ending in exec bash -c 'exec prog' keeps its lock in prog" {
+	needs_system_programs "sh and bash"
 	cat >"$T/wrapper" <<EOF
 #!/bin/sh
 exec bash -c 'exec "\$0" "\$@"' "$BIN/envholder" "\$1" "\$2"
@@ -54,6 +55,7 @@ EOF
 # is held and a second start refused.  Meanwhile a second start is tried
 # over and over, so the exec moments themselves are covered as well.
 @test "a second start of a wrapper is refused at every stage of its exec chain" {
+	needs_system_programs "sh and bash"
 	cat >"$T/chain" <<EOF
 #!/bin/sh
 # chain DIR READY RELEASE
@@ -105,6 +107,7 @@ EOF
 }
 
 @test "bash -c 'prog ...' runs prog in its own process, which keeps the lock" {
+	needs_system_programs bash
 	local text='"$0" "$@"' lock
 	start_holder bc -- bash -c "$text" "$BIN/envholder" "$T/bc.ready" "$T/release.bc"
 	final_image "$T/bc.ready"
@@ -144,7 +147,7 @@ via() {
 @test "execlp keeps the lock in the new image" { via execlp; }
 @test "execle keeps the lock in the new image" { via execle; }
 @test "fexecve keeps the lock in the new image" { via fexecve; }
-@test "execveat keeps the lock in the new image" { via execveat; }
+@test "execveat keeps the lock in the new image" { needs_glibc_function execveat; via execveat; }
 
 # fails FUNC ERRNO: execvia's exec through FUNC fails; the program goes on
 # holding the lock, with nothing changed, and its child does not get it.
@@ -185,6 +188,7 @@ fails() {
 @test "a failing execveat changes nothing" { fails execveat ENOENT; }
 
 @test "the children of the exec'd image do not get the lock" {
+	needs_system_programs bash
 	local lock child
 	lock=$(lock_name /usr/bin/bash -c 'exec "$0" "$@"')
 	mkfifo "$T/release.ch.child"
@@ -208,6 +212,7 @@ fails() {
 }
 
 @test "the holder's exec with a large environment from a thread with a small stack works as without the library" {
+	needs_system_programs /bin/true
 	# the carried environment must not be built on that stack
 	run try_start "$BIN/bigenv" /bin/true
 	[ "$status" -eq 0 ]

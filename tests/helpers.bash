@@ -66,6 +66,7 @@ bounded() {
 # wrongly waits or runs on fails (status 124) instead of hanging the
 # suite.  A holder that should end at once: `holder READY /dev/null`.
 try_start() {
+	preloaded_command "$@" || return 125
 	bounded env LD_PRELOAD="$PRELOAD" "$@"
 }
 
@@ -187,6 +188,7 @@ start_bg() {
 	if [ $# -eq 0 ]; then
 		set -- "$BIN/holder" "$T/$name.ready" "$T/release.$name"
 	fi
+	preloaded_command "$@" || return 1
 	spawn env "${envs[@]}" LD_PRELOAD="$PRELOAD" "$@"
 }
 
@@ -429,4 +431,91 @@ start_running() {
 	# shellcheck disable=SC2034  # used by the bats files
 	HOLDER_LOCK=$(holder_lock)
 	wait_for_file_while "$T/$1.ready" "$HOLDER_PID"
+}
+
+# ---- other builds: make test-musl, make test-m32 ---------------------------
+
+# The suite against another build of the library, single and the test
+# programs (make test-musl and test-m32 set these with SINGLE_TESTLIB):
+# SINGLE_TESTBIN holds its test programs, SINGLE_TESTCMD is its single,
+# and SINGLE_TEST_VARIANT names it (musl, m32).
+BIN=${SINGLE_TESTBIN:-$BIN}
+
+# needs_system_programs WHAT: skip the test in a build whose library the
+# system's programs cannot load, when it runs WHAT (bash, coreutils,
+# python...) under the library.
+needs_system_programs() {
+	case ${SINGLE_TEST_VARIANT:-} in
+	musl) skip "runs $1 under the library: a glibc program cannot load a musl library" ;;
+	m32) skip "runs $1 under the library: a 64-bit program cannot load a 32-bit library" ;;
+	esac
+}
+
+# needs_glibc REASON: skip under musl, saying REASON (what the test
+# needs of glibc that musl does not have).
+needs_glibc() {
+	[ "${SINGLE_TEST_VARIANT:-}" != musl ] || skip "$1"
+}
+
+# needs_glibc_function NAME: skip under musl, which has no NAME(): a musl
+# program makes the system call itself (tests/progs/musl.h), and the
+# library interposes functions, not system calls.
+needs_glibc_function() {
+	needs_glibc "musl has no $1(): its programs make the system call, which the library does not see"
+}
+
+# needs_preinit_array: skip under musl, whose loader runs no
+# .preinit_array: nothing of a program runs before the library's
+# constructor there, which is what the test sets up.
+needs_preinit_array() {
+	needs_glibc "musl runs no .preinit_array: nothing of the program runs before the library's constructor"
+}
+
+# main_build_only: skip in another build: the test makes and tries the
+# main build itself (make, make install), which make test covers.
+main_build_only() {
+	[ -z "${SINGLE_TEST_VARIANT:-}" ] ||
+		skip "makes and tries the main build, which make test covers"
+}
+
+# loads_library CMD: can the program CMD (a path, or a name PATH finds)
+# load the library under test?  A dynamically linked program of another C
+# library or word size cannot, nor can the interpreter of a script; a
+# static program never loads it anyway.  try_start and start_bg refuse a
+# CMD that cannot, so that a test missing needs_system_programs says so
+# instead of failing some other way.
+loads_library() {
+	local prog magic interp
+	[ -n "${SINGLE_TEST_VARIANT:-}" ] || return 0
+	prog=$(command -v -- "$1") && [ -f "$prog" ] && [ -r "$prog" ] || return 0
+	magic=$(od -An -tx1 -N5 -- "$prog" | tr -d ' \n')
+	case $magic in
+	2321*) return 1 ;;      # "#!": the interpreter is a system program
+	7f454c46*) ;;           # ELF
+	*) return 0 ;;
+	esac
+	interp=$(readelf -lW -- "$prog" 2>/dev/null | sed -n 's/.*program interpreter: \(.*\)\]$/\1/p')
+	[ -n "$interp" ] || return 0    # static (or a loader): loads no library
+	case $SINGLE_TEST_VARIANT in
+	musl) [[ $interp == */ld-musl-* ]] ;;
+	m32) [ "${magic:8:2}" = 01 ] ;;
+	esac
+}
+
+# preloaded_command ARGS...: the command of try_start's or start_bg's
+# ARGS (what follows the ENV=VALUE words); fails, saying why, when it
+# cannot load the library under test.
+preloaded_command() {
+	while [ $# -gt 0 ] && [[ $1 == *=* ]]; do shift; done
+	[ $# -eq 0 ] || loads_library "$1" || {
+		echo "$1 cannot load the $SINGLE_TEST_VARIANT library: the test needs needs_system_programs" >&2
+		return 1
+	}
+}
+
+# libc_message NAME: the C library's message for the error NAME (EMFILE,
+# ENOENT...), which the library's messages end in: the C library of the
+# build under test words some differently.
+libc_message() {
+	"$BIN/strerror" "$1"
 }

@@ -35,6 +35,7 @@ teardown() { common_teardown; }
 }
 
 @test "SINGLE_EXPLAIN on host B shows this host's holder as remote, with its since" {
+	needs_system_programs /bin/true
 	start_holder first SINGLE_KEY=job
 	run on_host_b env SINGLE_DIR="$SINGLE_DIR" SINGLE_KEY=job SINGLE_EXPLAIN=1 \
 		LD_PRELOAD="$PRELOAD" /bin/true

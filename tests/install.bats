@@ -32,6 +32,7 @@ files() {
 }
 
 @test "the single of a make install DESTDIR tree finds its library there and makes a command single-instance" {
+	main_build_only
 	mk install DESTDIR="$T/root" PREFIX=/usr
 	run "$T/root/usr/bin/single" -V
 	[ "$status" -eq 0 ]

@@ -108,6 +108,7 @@ runs_beside() {
 }
 
 @test "python: ./job.py, python3 job.py, python3 /abs/job.py, env python3 job.py and a symlink exclude one another" {
+	needs_system_programs python3
 	write_job job.py
 	ln -s job.py link.py
 	exclusive "$(lock_name "$R/job.py")" ./job.py "$PYTHON job.py" \
@@ -115,6 +116,7 @@ runs_beside() {
 }
 
 @test "python: another script, or a copy of the script elsewhere, runs beside job.py" {
+	needs_system_programs python3
 	write_job job.py
 	write_job other.py
 	mkdir copy && cp job.py copy/job.py
@@ -123,6 +125,7 @@ runs_beside() {
 }
 
 @test "shell: ./job.sh, sh job.sh, bash job.sh, dash /abs/job.sh, env sh job.sh and a symlink exclude one another" {
+	needs_system_programs "sh, bash and dash"
 	write_job job.sh
 	ln -s job.sh link.sh
 	exclusive "$(lock_name "$R/job.sh")" ./job.sh "sh job.sh" "bash job.sh" \
@@ -130,12 +133,14 @@ runs_beside() {
 }
 
 @test "shell: another script runs beside job.sh" {
+	needs_system_programs "sh and bash"
 	write_job job.sh
 	write_job other.sh
 	runs_beside "$(lock_name "$R/job.sh")" ./job.sh "sh other.sh" "bash other.sh" ./other.sh
 }
 
 @test "perl: ./job.pl, perl job.pl, perl /abs/job.pl, env perl job.pl and a symlink exclude one another" {
+	needs_system_programs perl
 	write_job job.pl
 	ln -s job.pl link.pl
 	exclusive "$(lock_name "$R/job.pl")" ./job.pl "perl job.pl" \
@@ -143,6 +148,7 @@ runs_beside() {
 }
 
 @test "perl: another script runs beside job.pl" {
+	needs_system_programs perl
 	write_job job.pl
 	write_job other.pl
 	runs_beside "$(lock_name "$R/job.pl")" ./job.pl "perl other.pl"
@@ -159,6 +165,7 @@ runs_beside() {
 }
 
 @test "node: ./job.js (#!/usr/bin/env node), node job.js, node /abs/job.js, env node job.js and a symlink exclude one another; other.js runs beside" {
+	needs_system_programs node
 	command -v node >/dev/null || skip "node is not installed"
 	write_job job.js
 	write_job other.js
@@ -197,22 +204,27 @@ inline() {
 }
 
 @test "sh -c TEXT: the same text excludes itself, a different text runs" {
+	needs_system_programs sh
 	inline sh -c "$SH_TEXT"
 }
 
 @test "bash -c TEXT: the same text excludes itself, a different text runs" {
+	needs_system_programs bash
 	inline bash -c "$SH_TEXT"
 }
 
 @test "python3 -c TEXT: the same text excludes itself, a different text runs" {
+	needs_system_programs python3
 	inline "$PYTHON" -c "$PY_TEXT"
 }
 
 @test "perl -e TEXT: the same text excludes itself, a different text runs" {
+	needs_system_programs perl
 	inline perl -e "$PL_TEXT"
 }
 
 @test "bash -c TEXT runs beside sh -c with the same TEXT (another interpreter)" {
+	needs_system_programs "sh and bash"
 	start_holder sh -- sh -c "$SH_TEXT" "$T/sh.ready" "$T/release.sh"
 	run try_start bash -c "$SH_TEXT" "$T/bash.ready" /dev/null
 	[ "$status" -eq 0 ]
@@ -221,6 +233,7 @@ inline() {
 }
 
 @test "SINGLE_KEY: two different programs with the same key exclude each other" {
+	needs_system_programs python3
 	write_job job.py
 	start_holder first SINGLE_KEY=shared
 	[ -e "$SINGLE_DIR/@shared.lock" ]
@@ -243,12 +256,14 @@ inline() {
 }
 
 @test "lock file names are readable: /usr/bin/true gets usr-bin-true.lock" {
+	needs_system_programs /usr/bin/true
 	run try_start /usr/bin/true
 	[ "$status" -eq 0 ]
 	[ "$(ls "$SINGLE_DIR")" = usr-bin-true.lock ]
 }
 
 @test "lock file names are readable: bash -c 'exit 0' gets usr-bin-bash+-c+exit%200.lock" {
+	needs_system_programs bash
 	[ "$(realpath "$(command -v bash)")" = /usr/bin/bash ] || skip "bash is not /usr/bin/bash"
 	run try_start bash -c 'exit 0'
 	[ "$status" -eq 0 ]
@@ -256,6 +271,7 @@ inline() {
 }
 
 @test "lock file names are readable: a script my-job.sh gets ...-my%2djob.sh.lock, SINGLE_KEY=mail gets @mail.lock" {
+	needs_system_programs sh
 	write_job my-job.sh
 	run try_start ./my-job.sh "$T/r1" /dev/null
 	[ "$status" -eq 0 ]
@@ -295,6 +311,7 @@ inline() {
 }
 
 @test "env - COMMAND is keyed by COMMAND, as env -i COMMAND is" {
+	needs_system_programs env
 	run try_start SINGLE_EXPLAIN=1 env - "$BIN/holder" "$T/r" /dev/null
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "key: $BIN/holder" ]
@@ -336,6 +353,7 @@ as_bare() {
 }
 
 @test "perl -S job.pl (a script found on PATH) runs as without the library; two copies exclude each other, and ./job.pl" {
+	needs_system_programs perl
 	mkdir "$T/bin"
 	write_job "$T/bin/job.pl"
 	start_running h PATH="$T/bin:$PATH" -- perl -S job.pl "$T/h.ready" "$T/release.h"
@@ -351,6 +369,7 @@ as_bare() {
 }
 
 @test "node --title foo job.js runs as without the library; two copies exclude each other" {
+	needs_system_programs node
 	command -v node >/dev/null || skip "node is not installed"
 	write_job job.js
 	start_running h -- node --title foo job.js "$T/h.ready" "$T/release.h"
@@ -363,11 +382,13 @@ as_bare() {
 }
 
 @test "bash missing.sh: bash's own error and status 127, as without the library; a start is skipped while another holds its lock" {
+	needs_system_programs bash
 	as_bare 127 bash missing.sh
 	[[ ${LOCK_FILE##*/} == *bash*missing.sh* ]]
 }
 
 @test "python3 with an unknown option and a missing script: python's own usage error and status 2, as without the library; a start is skipped while another holds its lock" {
+	needs_system_programs python3
 	as_bare 2 "$PYTHON" --bogus missing.py
 	[[ ${LOCK_FILE##*/} == *python*missing.py* ]]
 }
@@ -381,6 +402,7 @@ ld_so() {
 }
 
 @test "ld.so PROGRAM is keyed by PROGRAM: it excludes PROGRAM started directly, and ld.so /bin/echo runs beside it" {
+	needs_system_programs "the system's ld.so"
 	local ld
 	ld=$(ld_so)
 	[ -n "$ld" ] && "$ld" /bin/true || skip "the dynamic loader cannot be run directly"

@@ -22,6 +22,7 @@ reaped() {
 }
 
 @test "setsid -f twice: the first copy runs and holds the lock after setsid has gone, the second is skipped" {
+	needs_system_programs setsid
 	local lock pid
 	lock=$(holder_lock)
 	mkfifo "$T/release.first"
@@ -44,6 +45,7 @@ reaped() {
 }
 
 @test "setsid in a process-group leader (it forks): the first copy runs and holds the lock, the second is skipped" {
+	needs_system_programs setsid
 	local lock pid reaper
 	lock=$(holder_lock)
 	mkfifo "$T/release.first"
@@ -72,6 +74,7 @@ reaped() {
 }
 
 @test "timeout 30 PROGRAM: PROGRAM's process holds the lock, not timeout's; a second start, with or without timeout, is skipped" {
+	needs_system_programs timeout
 	local pid
 	start_holder first -- timeout 30 "$BIN/holder" "$T/first.ready" "$T/release.first"
 	pid=$(cat "$T/first.ready")
@@ -91,6 +94,7 @@ reaped() {
 }
 
 @test "env -i PROGRAM, alone or under timeout (env drops LD_PRELOAD): PROGRAM's process holds PROGRAM's lock, a second start is skipped" {
+	needs_system_programs "env and timeout"
 	local lock pid
 	lock=$(holder_lock)
 	start_holder first -- env -i "$BIN/holder" "$T/first.ready" "$T/release.first"
@@ -120,6 +124,7 @@ reaped() {
 }
 
 @test "env FIFO: the library never opens a launcher's command that is a FIFO (a writer blocked on it stays blocked)" {
+	needs_system_programs env
 	local writer
 	mkfifo -m 0755 "$T/cmd"
 	run env "$T/cmd"

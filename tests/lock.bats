@@ -16,6 +16,7 @@ teardown() { common_teardown; }
 }
 
 @test "the lock is already held when main() starts" {
+	needs_system_programs sh
 	# the program looks from inside main(): flock(1) on its own lock file
 	# must fail while main() runs
 	printf '#!/bin/sh\nflock -n "$1" true && echo free || echo held\n' >"$T/look.sh"
@@ -58,6 +59,7 @@ teardown() { common_teardown; }
 }
 
 @test "a skipped start runs no atexit handler and flushes no stdio buffer of the program" {
+	needs_preinit_array
 	# without the library the program shows all three
 	run "$BIN/exitflush"
 	[ "$status" -eq 0 ]

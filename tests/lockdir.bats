@@ -350,6 +350,7 @@ waits_again() {
 }
 
 @test "--explain with a lock path as long as a path may be prints exactly its three lines" {
+	needs_system_programs /bin/true
 	local dir key
 	# a path of 4095 bytes that names a short real directory
 	mkdir -p "$T/d"

@@ -86,6 +86,7 @@ sections() {
 }
 
 @test "the lock file names libsingle(7) gives as examples are the ones the library uses" {
+	needs_system_programs "bash and true"
 	local text
 	text=$(rendered "$MAN7")
 	grep -qE '^ +bash -c .sleep 2. +usr-bin-bash\+-c\+sleep%202\.lock$' <<<"$text"

@@ -59,7 +59,8 @@ queued() {
 }
 
 # triggers N ENV...: N starts of `mbsync work` at once, spawned; their
-# pids in TRIGGERS, and with those of the earlier triggers in ALL_TRIGGERS
+# pids in TRIGGERS, and with those of the earlier triggers in ALL_TRIGGERS.
+# env is not preloaded: a musl or 32-bit library could not load into it.
 triggers() {
 	local n=$1 i
 	shift
@@ -125,6 +126,7 @@ next_run() {
 }
 
 @test "SINGLE_STALE counts from when the holder took the lock, across its exec" {
+	needs_system_programs sh
 	# the holder execs into another program: the record (and its time)
 	# goes on, so a start is told how long the lock has been held
 	start_holder first SINGLE_KEY=job -- sh -c "exec '$BIN/holder' '$T/first.ready' '$T/release.first'"
@@ -217,7 +219,7 @@ next_run() {
 
 # ---- single --list, --prune ------------------------------------------------------
 
-SINGLE_CMD=$ROOT_DIR/build/single
+SINGLE_CMD=${SINGLE_TESTCMD:-$ROOT_DIR/build/single}
 
 # single ARGS...: the command, with the library under test, bounded
 single() {
@@ -242,6 +244,7 @@ single() {
 }
 
 @test "single --list --json parses as JSON and carries the documented fields" {
+	needs_system_programs /bin/true
 	start_holder first
 	run try_start "$BIN/holder" "$T/never.ready" /dev/null
 	single /bin/true
@@ -285,6 +288,7 @@ PY
 }
 
 @test "single --prune removes the lock files nobody holds and no start used for DAYS, and says so" {
+	needs_system_programs /bin/true
 	start_holder first
 	single /bin/true
 	: >"$SINGLE_DIR/@recent.lock"

@@ -176,11 +176,11 @@ setup_error() {
 	echo "status $status, output: $output" >&2
 	[ "$status" -eq 71 ]
 	[ "${#lines[@]}" -eq 1 ]
-	[ "$output" = "libsingle: cannot open lock file $(holder_lock): Too many open files" ]
+	[ "$output" = "libsingle: cannot open lock file $(holder_lock): $(libc_message EMFILE)" ]
 	[ ! -e "$T/r" ]
 	run with_fd_limit 4 timeout -k 2 "$BOUND" env LD_PRELOAD="$PRELOAD" SINGLE_ON_ERROR=run "$BIN/holder" "$T/r" /dev/null
 	[ "$status" -eq 0 ]
-	[ "$output" = "libsingle: cannot open lock file $(holder_lock): Too many open files" ]
+	[ "$output" = "libsingle: cannot open lock file $(holder_lock): $(libc_message EMFILE)" ]
 	[ -e "$T/r" ]
 }
 
@@ -191,7 +191,7 @@ setup_error() {
 	echo "status $status, output: $output" >&2
 	[ "$status" -eq 71 ]
 	[ "${#lines[@]}" -eq 1 ]
-	[[ $output == "libsingle: "*"$(holder_lock): Too many open files" ]]
+	[[ $output == "libsingle: "*"$(holder_lock): $(libc_message EMFILE)" ]]
 	[ ! -e "$T/r" ]
 }
 

@@ -7,7 +7,9 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-SINGLE_CMD=$ROOT_DIR/build/single
+SINGLE_CMD=${SINGLE_TESTCMD:-$ROOT_DIR/build/single}
+# the library of single's own build tree: build/single -> preload/libsingle.so
+TREE_LIB=$(cd "$(dirname "$SINGLE_CMD")/.." && pwd)/preload/libsingle.so
 
 setup_file() {
 	# A statically linked holder: LD_PRELOAD cannot reach it.
@@ -101,6 +103,7 @@ mbsync_ran() {
 }
 
 @test "single passes COMMAND's arguments and exit status through" {
+	needs_system_programs sh
 	run single sh -c 'echo "$0:$1"; exit 7' a 'b c'
 	[ "$status" -eq 7 ]
 	[ "$output" = "a:b c" ]
@@ -259,7 +262,7 @@ settings() {
 	local pid=$BG_PID
 	wait_for_file "$T/env.ready"
 	tr '\0' '\n' <"/proc/$(cat "$T/env.ready")/environ" |
-		grep '^SINGLE_' | grep -Ev '^SINGLE_(LIB|DIR|TESTLIB|TEST_PRELOAD_PREFIX)=' | sort
+		grep '^SINGLE_' | grep -Ev '^SINGLE_(LIB|DIR|TEST[A-Z_]*)=' | sort
 	fifo_close "$T/release.env"
 	reap "$pid"
 }
@@ -301,6 +304,7 @@ settings() {
 	[ "$output" = "$(printf '%s\n' SINGLE_KEY=name SINGLE_VERBOSE=1)" ]
 	run settings -vE 4
 	[ "$output" = "$(printf '%s\n' SINGLE_CONFLICT_EXIT=4 SINGLE_VERBOSE=1)" ]
+	needs_system_programs "sh and echo"
 	run single -- sh -c 'echo "$@"' -v -w 5
 	[ "$output" = "-w 5" ]
 	run single -v echo -w 5
@@ -469,12 +473,12 @@ usage_error() {
 	cd "$T"
 	run "$SINGLE_CMD" -V
 	[ "$status" -eq 0 ]
-	[ "${lines[1]}" = "library: $ROOT_DIR/preload/libsingle.so" ]
+	[ "${lines[1]}" = "library: $TREE_LIB" ]
 	# through a symlink from elsewhere, too
 	mkdir "$T/bin"
 	ln -s "$SINGLE_CMD" "$T/bin/single"
 	run "$T/bin/single" -V
-	[ "${lines[1]}" = "library: $ROOT_DIR/preload/libsingle.so" ]
+	[ "${lines[1]}" = "library: $TREE_LIB" ]
 	PATH=$T/bin:$PATH run single -V
 	[ "${lines[1]}" = "library: $LIB" ]
 }
@@ -543,6 +547,7 @@ usage_error() {
 # ---- --list ------------------------------------------------------------------------
 
 @test "--list shows each lock: key, held or free, holder pid and program, since when" {
+	needs_system_programs /bin/true
 	start_holder h
 	mkfifo "$T/release.work"
 	single_bg work -a "$BIN/mbsync" work
@@ -636,6 +641,7 @@ usage_error() {
 }
 
 @test "a static program run through single is single-instance" {
+	needs_system_programs "env (single locks a static program through it)"
 	mkfifo "$T/release.s"
 	single_bg s -v "$STATIC_HOLDER" "$T/s.ready" "$T/release.s"
 	wait_for_file "$T/s.ready"
@@ -655,6 +661,7 @@ usage_error() {
 }
 
 @test "-v says when a static program is locked through env" {
+	needs_system_programs "env (single locks a static program through it)"
 	run single -v --explain "$STATIC_HOLDER"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "single: $STATIC_HOLDER is statically linked: locking it through env" ]
@@ -685,6 +692,7 @@ fake_elf() {
 }
 
 @test "static detection reads the program headers: 32- and 64-bit, both byte orders" {
+	needs_system_programs "env (single locks a static program through it)"
 	local f
 	for f in "32 le" "64 le" "32 be" "64 be"; do
 		# PT_LOAD, PT_NOTE: static
@@ -703,6 +711,7 @@ fake_elf() {
 }
 
 @test "a script is not static, unless its interpreter is" {
+	needs_system_programs sh
 	printf '#!/bin/sh\necho hi\n' >"$T/script"
 	chmod +x "$T/script"
 	run single -v "$T/script"

@@ -51,6 +51,7 @@ min_stack() {
 }
 
 @test "a locked start runs under the smallest ulimit -s at which the program runs without the library (/bin/true, bash -c true)" {
+	needs_system_programs "/bin/true and bash"
 	local prog bare lib empty=none failed=0
 	mkdir -m 0700 "$SINGLE_DIR"
 	# for the record: what preloading any library costs (an empty one)

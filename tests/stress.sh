@@ -47,7 +47,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 LIB=${SINGLE_TESTLIB:-$root/preload/libsingle.so}
 # as in tests/helpers.bash: entries to put before the library (ASan runtime)
 PRELOAD=${SINGLE_TEST_PRELOAD_PREFIX:+$SINGLE_TEST_PRELOAD_PREFIX:}$LIB
-BIN=$root/tests/bin
+BIN=${SINGLE_TESTBIN:-$root/tests/bin}
 for f in "$LIB" "$BIN/holder" "$BIN/execrace" "$BIN/cleanup"; do
 	[ -e "$f" ] || { echo "stress: $f missing (run make first)" >&2; exit 2; }
 done

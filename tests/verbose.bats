@@ -27,6 +27,7 @@ waiter_says() {
 }
 
 @test "SINGLE_VERBOSE=1: a script is named by its script name" {
+	needs_system_programs sh
 	printf '#!/bin/sh\necho $$ >"$1.tmp" && mv "$1.tmp" "$1"\n[ -z "$2" ] || read -r _ <"$2" || :\n' >"$T/job.sh"
 	chmod +x "$T/job.sh"
 	start_holder job -- "$T/job.sh" "$T/job.ready" "$T/release.job"

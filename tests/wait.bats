@@ -114,6 +114,7 @@ state_after_wait() {
 }
 
 @test "after a wait, main sees the program's own signal handlers, mask, timers and errno" {
+	needs_preinit_array
 	run "$BIN/sigstate"
 	[ "$status" -eq 0 ]
 	local without=$output
@@ -126,6 +127,7 @@ state_after_wait() {
 }
 
 @test "after a wait, a signal that was pending before is still pending at main" {
+	needs_preinit_array
 	SIGSTATE_PENDING=1 run "$BIN/sigstate"
 	[ "$status" -eq 0 ]
 	local without=$output
@@ -190,6 +192,7 @@ bg_waiter() {
 }
 
 @test "every real-time signal blocked and pending at start is still pending at main after a finite wait" {
+	needs_preinit_array
 	local rt
 	rt=$(seq -s ' ' "$(kill -l RTMIN)" "$(kill -l RTMAX)")
 	start_holder first SINGLE_KEY=rt
@@ -205,6 +208,7 @@ bg_waiter() {
 }
 
 @test "a blocked real-time signal sent to a waiter during its wait is still pending at main" {
+	needs_preinit_array
 	start_holder first SINGLE_KEY=rt
 	bg_waiter w "$SINGLE_DIR/@rt.lock" env SINGLE_KEY=rt SINGLE_WAIT=30 \
 		LD_PRELOAD="$PRELOAD" "$BIN/rtblock" "$T/w.ready"
