@@ -2,6 +2,10 @@
 #
 # Every variable can be overridden: make CC=clang, make PREFIX=/usr, ...
 
+# The one version: the library's SONAME (its first number) and version
+# string, single -V, the manuals' .TH lines and make dist.
+VERSION = 0.1
+
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 BINDIR  ?= $(PREFIX)/bin
@@ -40,6 +44,7 @@ DEPS     = $(LIB_OBJS:.o=.d)
 # that interpose libc calls.
 SINGLE       = build/single
 SINGLE_PATHS = build/single-paths.h
+VERSION_H    = build/version.h
 SINGLE_USES  = cmdline elf holders key lockdir num preload proc program record \
 	       say settings status sys
 SINGLE_OBJS  = build/single.o $(SINGLE_USES:%=preload/%.o)
@@ -67,17 +72,26 @@ SINGLE_STATIC ?= $(if $(filter /%,$(shell $(CC) $(CFLAGS) -print-file-name=libc.
 $(SINGLE): $(SINGLE_OBJS)
 	$(CC) $(CFLAGS) $(SINGLE_STATIC) $(LDFLAGS) -o $@ $(SINGLE_OBJS)
 
-build/single.o: scripts/single.c $(SINGLE_PATHS)
+build/single.o: scripts/single.c $(SINGLE_PATHS) $(VERSION_H)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -std=gnu11 $(WARN) -Ibuild -MMD -MP -c -o $@ $<
 
-# Where the installed single looks for its library.  Rewritten only when
-# LIBDIR or BINDIR change, so that `make && sudo make install PREFIX=/usr`
-# relinks single with /usr/lib, and an unchanged tree rebuilds nothing.
+# The generated headers are rewritten only when what they say changes, so
+# that an unchanged tree rebuilds nothing.
+# write_if_changed: the recipe's output (on stdout) into $@, if it differs
+write_if_changed = @mkdir -p $(dir $@); { $1; } >$@.new; \
+	if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+
+# Where the installed single looks for its library: `make && sudo make
+# install PREFIX=/usr` relinks single with /usr/lib.
 $(SINGLE_PATHS): FORCE
-	@mkdir -p $(dir $@)
-	@printf '#define SINGLE_LIBDIR "%s"\n#define SINGLE_BINDIR "%s"\n' \
-		'$(LIBDIR)' '$(BINDIR)' >$@.new
-	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+	$(call write_if_changed,printf '#define SINGLE_LIBDIR "%s"\n#define SINGLE_BINDIR "%s"\n' \
+		'$(LIBDIR)' '$(BINDIR)')
+
+# VERSION for the C sources (the library's preload/version.c, single)
+$(VERSION_H): FORCE
+	$(call write_if_changed,printf '#define SINGLE_VERSION "%s"\n' '$(VERSION)')
+
+preload/version.o: $(VERSION_H)
 
 FORCE:
 
@@ -151,7 +165,7 @@ analyze: analyze-werror analyze-cppcheck analyze-tidy analyze-fanalyzer \
 # The library, and single with the library sources it links.
 SINGLE_SRCS = scripts/single.c $(SINGLE_USES:%=preload/%.c)
 
-analyze-werror: $(SINGLE_PATHS)
+analyze-werror: $(SINGLE_PATHS) $(VERSION_H)
 	@mkdir -p build/analyze
 	gcc $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -shared -Wl,--version-script=preload/libsingle.map \
 		-o build/analyze/libsingle-gcc.so $(LIB_SRCS) $(LDLIBS)
@@ -160,14 +174,14 @@ analyze-werror: $(SINGLE_PATHS)
 	gcc $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -Ibuild -o build/analyze/single-gcc $(SINGLE_SRCS)
 	clang $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -Ibuild -o build/analyze/single-clang $(SINGLE_SRCS)
 
-analyze-cppcheck: $(SINGLE_PATHS)
+analyze-cppcheck: $(SINGLE_PATHS) $(VERSION_H)
 	cppcheck $(CPPCHECK_FLAGS) -Ibuild preload/ scripts/single.c
 
-analyze-tidy: $(SINGLE_PATHS)
+analyze-tidy: $(SINGLE_PATHS) $(VERSION_H)
 	printf '%s\n' $(LIB_SRCS) scripts/single.c | \
 		xargs -P 2 -I{} clang-tidy --quiet {} -- $(ANALYZE_CFLAGS) -Ibuild
 
-analyze-fanalyzer: $(SINGLE_PATHS)
+analyze-fanalyzer: $(SINGLE_PATHS) $(VERSION_H)
 	@mkdir -p build/analyze
 	for f in $(LIB_SRCS) scripts/single.c; do \
 		gcc $(ANALYZE_CFLAGS) -Ibuild -Wall -Wextra -Werror -fanalyzer -c -o build/analyze/fa.o $$f || exit 1; \
@@ -196,7 +210,7 @@ analyze-shellcheck:
 # library's own stack, global and UB checks still work, but a program
 # with interceptors ASan did not set up (node) crashes, and env -i drops
 # ASAN_OPTIONS, so a few tests fail for reasons of ASan's own.
-$(ASAN_LIB): $(LIB_SRCS) $(wildcard preload/*.h) preload/libsingle.map
+$(ASAN_LIB): $(LIB_SRCS) $(wildcard preload/*.h) preload/libsingle.map $(VERSION_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O1 -g -fno-omit-frame-pointer $(LIB_CFLAGS) \
 		-fsanitize=address,undefined -fno-sanitize-recover=undefined \

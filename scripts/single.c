@@ -34,8 +34,8 @@
 #include "../preload/single.h"
 #include "../preload/sys.h"
 #include "single-paths.h"       /* SINGLE_LIBDIR, SINGLE_BINDIR (build/) */
+#include "version.h"            /* SINGLE_VERSION (build/), the Makefile's VERSION */
 
-#define SINGLE_VERSION "0.1"
 #define LIB_NAME "libsingle.so"
 /* single's own variable; the library's are in settings.c */
 #define LIB_VAR "SINGLE_LIB"
