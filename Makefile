@@ -17,6 +17,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    ?= -Wall -Wextra
 CPPFLAGS ?=
+
 # Only the interposed calls are exported (preload/libsingle.map); the
 # library binds its own symbols locally and needs no executable stack.
 # defs: an unresolved symbol fails the link instead of the first start.
@@ -29,11 +30,17 @@ CPPFLAGS ?=
 LIB_CFLAGS  = -std=gnu11 -fPIC -fvisibility=hidden $(WARN)
 LIB_LDFLAGS = -shared -Wl,--version-script=preload/libsingle.map \
 	      -Wl,-z,defs -Wl,-z,noexecstack -Wl,-z,noseparate-code \
-	      -Wl,-O1 -Wl,--as-needed
+	      -Wl,-O1 -Wl,--as-needed -Wl,-soname,$(SONAME)
 LIB_LAZY    = -Wl,-z,lazy
 LDLIBS  ?= -ldl
 
 LIB      = preload/libsingle.so
+# The SONAME is libsingle.so.N, N the first number of VERSION; a package
+# is named after it (libsingle0).  make install writes LIBDIR/libsingle.so.N
+# and LIBDIR/libsingle.so, a symbolic link to it: the name LD_PRELOAD
+# gives, which ldconfig then caches too (see "The loader's cache" below).
+SOVERSION = $(firstword $(subst ., ,$(VERSION)))
+SONAME    = libsingle.so.$(SOVERSION)
 LIB_SRCS = $(wildcard preload/*.c)
 LIB_OBJS = $(LIB_SRCS:.c=.o)
 DEPS     = $(LIB_OBJS:.o=.d)
@@ -84,14 +91,23 @@ write_if_changed = @mkdir -p $(dir $@); { $1; } >$@.new; \
 # Where the installed single looks for its library: `make && sudo make
 # install PREFIX=/usr` relinks single with /usr/lib.
 $(SINGLE_PATHS): FORCE
-	$(call write_if_changed,printf '#define SINGLE_LIBDIR "%s"\n#define SINGLE_BINDIR "%s"\n' \
-		'$(LIBDIR)' '$(BINDIR)')
+	$(call write_if_changed,printf '#define SINGLE_%s "%s"\n' LIBDIR '$(LIBDIR)' BINDIR '$(BINDIR)')
 
 # VERSION for the C sources (the library's preload/version.c, single)
 $(VERSION_H): FORCE
 	$(call write_if_changed,printf '#define SINGLE_VERSION "%s"\n' '$(VERSION)')
 
 preload/version.o: $(VERSION_H)
+
+# The flags the objects were compiled and linked with: a build with
+# others (CFLAGS=-m32, a new VERSION and so SONAME) remakes them all.
+# Not WARN: warnings change no output.
+BUILD_FLAGS = build/flags
+$(BUILD_FLAGS): FORCE
+	$(call write_if_changed,printf '%s\n' '$(subst ','\'',$(CC) $(CPPFLAGS) $(CFLAGS) \
+		$(LDFLAGS) $(LIB_LDFLAGS) $(LDLIBS) $(SINGLE_STATIC))')
+$(LIB_OBJS) build/single.o: $(BUILD_FLAGS)
+$(LIB) $(SINGLE): $(BUILD_FLAGS)
 
 FORCE:
 
@@ -125,11 +141,12 @@ comma := ,
 $(BENCH)/benchrun $(BENCH)/stamp: $(BENCH)/%: tests/bench/%.c
 	@mkdir -p $(BENCH)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<
-# The floor is linked as the library is (its version script aside), so
-# the comparison is of what the library does, not of how it is linked.
+# The floor is linked as the library is (its version script and SONAME
+# aside), so the comparison is of what the library does, not of how it
+# is linked.
 $(BENCH)/libempty.so: tests/bench/empty.c Makefile
 	@mkdir -p $(BENCH)
-	$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) -fPIC $(filter-out -Wl$(comma)--version-script=%,$(LIB_LDFLAGS)) -o $@ $<
+	$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) -fPIC $(filter-out -Wl$(comma)--version-script=% -Wl$(comma)-soname$(comma)%,$(LIB_LDFLAGS)) -o $@ $<
 
 # single as it would be linked without SINGLE_STATIC, for comparison.
 $(BENCH)/single-dynamic: $(SINGLE_OBJS)
@@ -234,22 +251,66 @@ demo: all
 # nowhere else; single was built with LIBDIR and BINDIR (build/single-paths.h),
 # so it finds its library (also under a DESTDIR staging root).
 # uninstall removes exactly the files install wrote, and no directory.
-INSTALLED_FILES = $(DESTDIR)$(LIBDIR)/libsingle.so $(DESTDIR)$(BINDIR)/single \
+INSTALLED_FILES = $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libsingle.so \
+		  $(DESTDIR)$(BINDIR)/single \
 		  $(DESTDIR)$(MANDIR)/man1/single.1 $(DESTDIR)$(MANDIR)/man7/libsingle.7
 
+# The manuals as installed: VERSION on their .TH line.
+MANS = build/man/single.1 build/man/libsingle.7
+build/man/single.1: scripts/single.1 $(VERSION_H)
+build/man/libsingle.7: preload/libsingle.7 $(VERSION_H)
+$(MANS):
+	@mkdir -p $(dir $@)
+	sed 's/^\(\.TH .*"libsingle \)[^"]*"/\1$(VERSION)"/' $< >$@
+
+# The loader's cache.  ld.so finds a bare LD_PRELOAD=libsingle.so in its
+# cache (/etc/ld.so.cache, by the names ldconfig lists: libsingle.so is
+# one, a link to the file the SONAME names), else only in its default
+# directories (/lib, /usr/lib and their multiarch directories on Debian,
+# /usr/lib64 on Fedora): a library in /usr/local/lib that is not in the
+# cache is not found, and the program runs unlocked.  So install and
+# uninstall refresh the cache when they change the live system, as zlib's
+# do; with DESTDIR, a package's ldconfig trigger does.  Then they say if
+# the cache still does not list LIBDIR's copy (a LIBDIR ld.so.conf does
+# not name).  LDCONFIG= skips both (musl has no cache).
+LDCONFIG ?= ldconfig
+define ldconfig_refresh
+	@if [ -z "$(DESTDIR)" ] && [ -n "$(LDCONFIG)" ]; then \
+		PATH="$$PATH:/sbin:/usr/sbin" $(LDCONFIG) || \
+		echo "make $@: $(LDCONFIG) failed: run it as root" >&2; \
+	fi
+endef
+define ldconfig_check
+	@if [ -z "$(DESTDIR)" ] && [ -n "$(LDCONFIG)" ] && ! PATH="$$PATH:/sbin:/usr/sbin" \
+		$(LDCONFIG) -p | sed -n 's/^[[:space:]]*libsingle\.so (.*) => //p' | \
+		while read -r p; do [ "$$p" -ef "$(LIBDIR)/libsingle.so" ] && echo found; done | grep -q .; then \
+		echo "make $@: the loader's cache does not list $(LIBDIR)/libsingle.so:"; \
+		echo "  LD_PRELOAD=libsingle.so will not find it; write LD_PRELOAD=$(LIBDIR)/libsingle.so,"; \
+		echo "  or add $(LIBDIR) to a file in /etc/ld.so.conf.d and run ldconfig"; \
+	fi
+endef
+
 # install writes nothing into the source tree (only build/ is remade).
-install: all
+install: all $(MANS)
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
-	$(INSTALL) -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libsingle.so
+	$(INSTALL) -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsingle.so
 	$(INSTALL) -m 755 $(SINGLE) $(DESTDIR)$(BINDIR)/single
-	$(INSTALL) -m 644 scripts/single.1 $(DESTDIR)$(MANDIR)/man1/single.1
-	$(INSTALL) -m 644 preload/libsingle.7 $(DESTDIR)$(MANDIR)/man7/libsingle.7
+	$(INSTALL) -m 644 build/man/single.1 $(DESTDIR)$(MANDIR)/man1/single.1
+	$(INSTALL) -m 644 build/man/libsingle.7 $(DESTDIR)$(MANDIR)/man7/libsingle.7
+	$(ldconfig_refresh)
+	$(ldconfig_check)
 
 uninstall:
 	rm -f $(INSTALLED_FILES)
+	$(ldconfig_refresh)
 
-.PHONY: demo install uninstall
+# make version: VERSION, for scripts (packaging, tests)
+version:
+	@echo $(VERSION)
+
+.PHONY: demo install uninstall version
 
 # libFuzzer harnesses over the pure parts (tests/fuzz/).  fuzz-ci: every
 # seed, then a few seconds each (CI); fuzz: FUZZ_TIME seconds each.
