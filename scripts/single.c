@@ -1041,6 +1041,8 @@ static void prune_locks(const struct options *o)
 
 /* ---- main --------------------------------------------------------------------- */
 
+/* The version and the library single would preload, which must be
+ * there: 72 if not, as for a start. */
 __attribute__((noreturn))
 static void version(void)
 {
@@ -1049,8 +1051,9 @@ static void version(void)
 
 	printf("single (libsingle) %s\n", SINGLE_VERSION);
 	fflush(stdout);
-	if ((lib = library_find(buf)))
-		printf("library: %s\n", lib);
+	if (!(lib = library_find(buf)))
+		exit(EXIT_OSFILE);
+	printf("library: %s\n", lib);
 	exit(0);
 }
 

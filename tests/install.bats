@@ -75,6 +75,22 @@ soname() {
 	[ "$output" = "single: cannot find the library: /nonexistent/libsingle-test/lib/libsingle.so: no such file (set SINGLE_LIB)" ]
 }
 
+@test "single -V without its library says where it looked and exits 72, as a start does" {
+	mk install DESTDIR="$T/root" PREFIX=/nonexistent/libsingle-test
+	mkdir "$T/elsewhere"
+	cp "$T/root/nonexistent/libsingle-test/bin/single" "$T/elsewhere/single"
+	run --separate-stderr "$T/elsewhere/single" -V
+	[ "$status" -eq 72 ]
+	[[ $output =~ ^single\ \(libsingle\)\ [0-9] ]]
+	[ "$stderr" = "single: cannot find the library: /nonexistent/libsingle-test/lib/libsingle.so: no such file (set SINGLE_LIB)" ]
+	SINGLE_LIB=$T/none.so run "$T/elsewhere/single" -V
+	[ "$status" -eq 72 ]
+	# with it: 0
+	run "$T/root/nonexistent/libsingle-test/bin/single" -V
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "library: $T/root/nonexistent/libsingle-test/lib/libsingle.so" ]
+}
+
 @test "make install honours LIBDIR, BINDIR, MANDIR and INSTALL" {
 	printf '#!/bin/sh\necho "$*" >>"%s/install.log"\nexec install "$@"\n' "$T" >"$T/myinstall"
 	chmod +x "$T/myinstall"
