@@ -7,7 +7,9 @@
 VERSION = 0.1
 
 PREFIX  ?= /usr/local
-LIBDIR  ?= $(PREFIX)/lib
+# 32- and 64-bit builds install side by side: a 32-bit build (CFLAGS=-m32)
+# into $(PREFIX)/lib32 unless told otherwise.
+LIBDIR  ?= $(PREFIX)/$(if $(filter 4,$(PTR_SIZE)),lib32,lib)
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 INSTALL ?= install
@@ -17,6 +19,27 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    ?= -Wall -Wextra
 CPPFLAGS ?=
+
+# The class this build makes: __SIZEOF_POINTER__, 8 or 4 (-m32), asked of
+# the compiler once, and only by what needs it.
+PTR_SIZE = $(eval PTR_SIZE := $(shell echo __SIZEOF_POINTER__ | \
+	$(CC) $(CPPFLAGS) $(CFLAGS) -E -P - 2>/dev/null))$(PTR_SIZE)
+
+# single preloads the library of the class of the program it starts: a
+# 64-bit ld.so cannot load a 32-bit library, and the program would run
+# unlocked.  It knows both directories: this build's, LIBDIR, and the
+# other class's, derived by the usual conventions (lib64 <-> lib on
+# Fedora, lib <-> lib32 on Debian and Arch, lib/x86_64-linux-gnu <->
+# lib/i386-linux-gnu with Debian's multiarch), so that the second of two
+# installs, 64- and 32-bit, builds a single that finds both.  Where LIBDIR
+# follows none, name the other one: make install LIBDIR32=... (an empty
+# one makes single refuse programs of that class, status 72).
+libdir_to32 = $(or $(patsubst %/x86_64-linux-gnu,%/i386-linux-gnu,$(filter %/x86_64-linux-gnu,$1)),$\
+	$(patsubst %/lib64,%/lib,$(filter %/lib64,$1)),$(addsuffix 32,$(filter %/lib,$1)))
+libdir_to64 = $(or $(patsubst %/i386-linux-gnu,%/x86_64-linux-gnu,$(filter %/i386-linux-gnu,$1)),$\
+	$(patsubst %/lib32,%/lib,$(filter %/lib32,$1)),$(addsuffix 64,$(filter %/lib,$1)))
+LIBDIR32 ?= $(if $(filter 4,$(PTR_SIZE)),$(LIBDIR),$(call libdir_to32,$(LIBDIR)))
+LIBDIR64 ?= $(if $(filter 4,$(PTR_SIZE)),$(call libdir_to64,$(LIBDIR)),$(LIBDIR))
 
 # Only the interposed calls are exported (preload/libsingle.map); the
 # library binds its own symbols locally and needs no executable stack.
@@ -88,10 +111,11 @@ build/single.o: scripts/single.c $(SINGLE_PATHS) $(VERSION_H)
 write_if_changed = @mkdir -p $(dir $@); { $1; } >$@.new; \
 	if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
 
-# Where the installed single looks for its library: `make && sudo make
+# Where the installed single looks for its libraries: `make && sudo make
 # install PREFIX=/usr` relinks single with /usr/lib.
 $(SINGLE_PATHS): FORCE
-	$(call write_if_changed,printf '#define SINGLE_%s "%s"\n' LIBDIR '$(LIBDIR)' BINDIR '$(BINDIR)')
+	$(call write_if_changed,printf '#define SINGLE_%s "%s"\n' LIBDIR32 '$(LIBDIR32)' \
+		LIBDIR64 '$(LIBDIR64)' BINDIR '$(BINDIR)')
 
 # VERSION for the C sources (the library's preload/version.c, single)
 $(VERSION_H): FORCE

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # make install / uninstall, and the installed single finding its library:
 # the layout (libsingle.so.N and the libsingle.so link), the loader's
-# cache.
+# cache, 32- and 64-bit builds side by side.
 
 load helpers
 bats_require_minimum_version 1.5.0
@@ -25,6 +25,15 @@ soname() {
 	readelf -dW "$1" | sed -n 's/.*(SONAME).*\[\(.*\)\]$/\1/p'
 }
 
+# elf_class FILE: 32 or 64, from the ELF header's EI_CLASS byte
+elf_class() {
+	case $(od -An -tx1 -j4 -N1 "$1" | tr -d ' ') in
+	01) echo 32 ;;
+	02) echo 64 ;;
+	*) echo none ;;
+	esac
+}
+
 @test "make install DESTDIR=root PREFIX=/usr writes libsingle.so.0 and its libsingle.so link, single and both manuals, nothing else" {
 	mk install DESTDIR="$T/root" PREFIX=/usr
 	run files "$T/root"
@@ -39,7 +48,7 @@ soname() {
 	cmp "$ROOT_DIR/preload/libsingle.so" "$T/root/usr/lib/libsingle.so.0"
 	# LIBDIR built in; DESTDIR nowhere
 	run ! grep -qaF "$T/root" "$T/root/usr/bin/single"
-	grep -qaF /usr/lib/libsingle.so "$T/root/usr/bin/single"
+	grep -qaxF /usr/lib <(strings -a "$T/root/usr/bin/single")
 }
 
 @test "the single of a make install DESTDIR tree finds its library there and makes a command single-instance" {
@@ -85,10 +94,11 @@ soname() {
 	[ "$stderr" = "single: cannot find the library: /nonexistent/libsingle-test/lib/libsingle.so: no such file (set SINGLE_LIB)" ]
 	SINGLE_LIB=$T/none.so run "$T/elsewhere/single" -V
 	[ "$status" -eq 72 ]
-	# with it: 0
+	# with it: 0, and both classes' libraries
 	run "$T/root/nonexistent/libsingle-test/bin/single" -V
 	[ "$status" -eq 0 ]
 	[ "${lines[1]}" = "library: $T/root/nonexistent/libsingle-test/lib/libsingle.so" ]
+	[ "${lines[2]}" = "library for 32-bit programs: none" ]
 }
 
 @test "make install honours LIBDIR, BINDIR, MANDIR and INSTALL" {
@@ -229,4 +239,153 @@ in_scratch() {
 	[[ $output == *"object 'libsingle.so' from LD_PRELOAD cannot be preloaded"* ]]
 	# it was the scratch system's cache that changed
 	[ -e "$T/ov/etc.up/ld.so.cache" ]
+}
+
+# ---- 32- and 64-bit side by side --------------------------------------------
+
+# m32_build: the sources copied to $BATS_FILE_TMPDIR/src32 and built
+# there with -m32 (once per file; the tree under test stays 64-bit), or
+# skip if the compiler cannot build 32-bit programs (gcc-multilib)
+m32_build() {
+	local src=$BATS_FILE_TMPDIR/src32
+	printf 'int main(void) { return 0; }\n' >"$T/t32.c"
+	cc -m32 -o "$T/t32" "$T/t32.c" 2>/dev/null || skip "cc -m32 cannot link (gcc-multilib)"
+	if [ ! -e "$src/preload/libsingle.so" ]; then
+		rm -rf "$src"
+		mkdir -p "$src"
+		cp -R "$ROOT_DIR/Makefile" "$ROOT_DIR/preload" "$ROOT_DIR/scripts" "$src/"
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$src" clean
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$src" CFLAGS="-m32 -O2 -g" \
+			WARN= all >&2
+	fi
+	M32=$src
+	[ "$(elf_class "$M32/preload/libsingle.so")" = 32 ]
+}
+
+# mk32 TARGET VAR=VALUE...: make in the 32-bit copy
+mk32() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$M32" CFLAGS="-m32 -O2 -g" WARN= "$@"
+}
+
+# runs_32bit: this kernel runs 32-bit programs (else exec says ENOEXEC)
+runs_32bit() {
+	"$T/t32" 2>/dev/null
+}
+
+# preloaded_for CMD...: the LD_PRELOAD single passes to CMD's execve
+# (strace sees it even where the kernel cannot run CMD)
+preloaded_for() {
+	command -v strace >/dev/null || skip "strace is not installed"
+	bounded strace -f -qq -v -s 4096 -e trace=execve -o "$T/execve.trace" "$@" >/dev/null 2>&1 || true
+	grep -o 'LD_PRELOAD=[^"]*' "$T/execve.trace" | tail -n 1 | sed 's/^LD_PRELOAD=//'
+}
+
+@test "a 32-bit make install beside the 64-bit one goes to lib32 and leaves the 64-bit library alone" {
+	m32_build
+	mk install DESTDIR="$T/root" PREFIX=/usr
+	mk32 install DESTDIR="$T/root" PREFIX=/usr
+	cmp "$ROOT_DIR/preload/libsingle.so" "$T/root/usr/lib/libsingle.so.0"
+	[ "$(elf_class "$T/root/usr/lib/libsingle.so.0")" = 64 ]
+	[ "$(elf_class "$T/root/usr/lib32/libsingle.so.0")" = 32 ]
+	[ "$(readlink "$T/root/usr/lib32/libsingle.so")" = libsingle.so.0 ]
+	# the 32-bit build's single knows both directories
+	[ "$(elf_class "$T/root/usr/bin/single")" = 32 ]
+	grep -qaxF /usr/lib32 <(strings -a "$T/root/usr/bin/single")
+	grep -qaxF /usr/lib <(strings -a "$T/root/usr/bin/single")
+}
+
+@test "after 32- and 64-bit installs, single preloads the library of each program's class" {
+	m32_build
+	mk32 install DESTDIR="$T/root" PREFIX=/usr
+	mk install DESTDIR="$T/root" PREFIX=/usr
+	local single=$T/root/usr/bin/single
+	run "$single" -V
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "library: $T/root/usr/lib/libsingle.so" ]
+	[ "${lines[2]}" = "library for 32-bit programs: $T/root/usr/lib32/libsingle.so" ]
+	# a 64-bit program: the 64-bit library, and it locks
+	mkfifo "$T/release.first"
+	spawn "$single" "$BIN/holder" "$T/first.ready" "$T/release.first"
+	HOLDER_PID=$BG_PID
+	wait_for_file "$T/first.ready"
+	is_locked "$(holder_lock)"
+	run bounded "$single" -E 3 "$BIN/holder" "$T/second.ready"
+	[ "$status" -eq 3 ]
+	release first
+	[ "$(preloaded_for "$single" "$BIN/holder" "$T/third.ready" /dev/null)" = "$T/root/usr/lib/libsingle.so" ]
+	# a 32-bit program, and a script whose interpreter is one: the 32-bit library
+	[ "$(preloaded_for "$single" "$T/t32")" = "$T/root/usr/lib32/libsingle.so" ]
+	printf '#!%s\n' "$T/t32" >"$T/script32"
+	chmod +x "$T/script32"
+	[ "$(preloaded_for "$single" "$T/script32")" = "$T/root/usr/lib32/libsingle.so" ]
+}
+
+@test "single refuses a program of a class whose library is not installed with 72, and runs nothing" {
+	printf 'int main(void) { return 0; }\n' >"$T/t32.c"
+	cc -m32 -o "$T/t32" "$T/t32.c" 2>/dev/null || skip "cc -m32 cannot link (gcc-multilib)"
+	mk install DESTDIR="$T/root" PREFIX=/usr
+	run "$T/root/usr/bin/single" "$T/t32"
+	[ "$status" -eq 72 ]
+	# not under the root, then where it was built to look
+	[ "$output" = "single: cannot find the library for 32-bit programs: /usr/lib32/libsingle.so: no such file (set SINGLE_LIB)" ]
+	# LIBDIR following no convention, and no LIBDIR32: none to look for
+	mk install DESTDIR="$T/root2" PREFIX=/opt/single LIBDIR=/opt/single/libs
+	run "$T/root2/opt/single/bin/single" "$T/t32"
+	[ "$status" -eq 72 ]
+	[ "$output" = "single: cannot find the library for 32-bit programs: single was built without LIBDIR32 (set SINGLE_LIB)" ]
+	# the build tree has one class only
+	run "$ROOT_DIR/build/single" "$T/t32"
+	[ "$status" -eq 72 ]
+	[ "$output" = "single: cannot find the library for 32-bit programs: the build tree has a 64-bit one only (set SINGLE_LIB)" ]
+}
+
+# dst_lib: what ld.so writes for $LIB in this process's class
+dst_lib() {
+	/lib64/ld-linux-x86-64.so.2 --list-diagnostics 2>/dev/null | sed -n 's/^dl_dst_lib="\(.*\)"$/\1/p'
+}
+
+@test "LD_PRELOAD='/usr/\$LIB/libsingle.so' under an install into the \$LIB directories locks through the library of the program's class" {
+	local lib64
+	lib64=$(dst_lib)
+	[ -n "$lib64" ] || skip "this ld.so does not say what \$LIB is (ld.so --list-diagnostics)"
+	mk install DESTDIR="$T/root" PREFIX=/usr LIBDIR="/usr/$lib64"
+	# shellcheck disable=SC2016  # $LIB is for ld.so
+	local preload="$T/root/usr/"'$LIB'/libsingle.so
+	start_holder first LD_PRELOAD="$preload"
+	is_locked "$HOLDER_LOCK"
+	run bounded env LD_PRELOAD="$preload" "$BIN/holder" "$T/second.ready"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/second.ready" ]
+	release first
+}
+
+@test "one LD_PRELOAD='/usr/\$LIB/libsingle.so' locks a 32-bit and a 64-bit program, each through the library of its class" {
+	m32_build
+	runs_32bit || skip "this kernel does not run 32-bit programs"
+	local lib64 lib32
+	lib64=$(dst_lib)
+	lib32=$(/lib/ld-linux.so.2 --list-diagnostics 2>/dev/null | sed -n 's/^dl_dst_lib="\(.*\)"$/\1/p')
+	[ -n "$lib64" ] && [ -n "$lib32" ] || skip "this ld.so does not say what \$LIB is (ld.so --list-diagnostics)"
+	mk install DESTDIR="$T/root" PREFIX=/usr LIBDIR="/usr/$lib64" LIBDIR32="/usr/$lib32"
+	mk32 install DESTDIR="$T/root" PREFIX=/usr LIBDIR="/usr/$lib32" LIBDIR64="/usr/$lib64"
+	cc -m32 -O2 -o "$T/holder32" "$ROOT_DIR/tests/progs/holder.c"
+	# shellcheck disable=SC2016  # $LIB is for ld.so
+	local preload="$T/root/usr/"'$LIB'/libsingle.so prog
+	for prog in "$T/holder32" "$BIN/holder"; do
+		mkfifo "$T/release.first"
+		spawn env LD_PRELOAD="$preload" "$prog" "$T/first.ready" "$T/release.first"
+		HOLDER_PID=$BG_PID
+		wait_for_file "$T/first.ready"
+		is_locked "$(lock_name "$prog")"
+		run bounded env LD_PRELOAD="$preload" "$prog" "$T/second.ready"
+		[ "$status" -eq 0 ]
+		[ -z "$output" ]
+		[ ! -e "$T/second.ready" ]
+		# and through single, whichever class it was built for
+		run bounded "$T/root/usr/bin/single" -E 3 "$prog" "$T/second.ready"
+		[ "$status" -eq 3 ]
+		release first
+		rm -f "$T/first.ready"
+	done
 }
