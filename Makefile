@@ -12,6 +12,15 @@ PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/$(if $(filter 4,$(PTR_SIZE)),lib32,lib)
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+# Shell completion.  bash-completion names its directory in its .pc file
+# relative to its datadir: asked with ours, as meson and systemd ask, so
+# that a PREFIX=/usr/local install stays under /usr/local (bash-completion
+# searches $(XDG_DATA_DIRS)/bash-completion/completions, /usr/local/share
+# first).  zsh: a directory of the default fpath.
+BASHCOMPDIR ?= $(or $(shell pkg-config --define-variable=datadir='$(DATADIR)' \
+	--variable=completionsdir bash-completion 2>/dev/null),$(DATADIR)/bash-completion/completions)
+ZSHCOMPDIR  ?= $(DATADIR)/zsh/site-functions
 INSTALL ?= install
 BATS    ?= bats
 
@@ -254,6 +263,7 @@ analyze-fanalyzer: $(SINGLE_PATHS) $(VERSION_H)
 SHELLCHECK = shellcheck -S warning
 analyze-shellcheck:
 	$(SHELLCHECK) $(SHELL_SCRIPTS)
+	$(SHELLCHECK) -s bash scripts/completion/single.bash
 	$(SHELLCHECK) -s bash -e SC2034 tests/helpers.bash
 	$(SHELLCHECK) -s bash -e SC2034,SC2154 tests/*.bats
 
@@ -294,7 +304,8 @@ demo: all
 # uninstall removes exactly the files install wrote, and no directory.
 INSTALLED_FILES = $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libsingle.so \
 		  $(DESTDIR)$(BINDIR)/single \
-		  $(DESTDIR)$(MANDIR)/man1/single.1 $(DESTDIR)$(MANDIR)/man7/libsingle.7
+		  $(DESTDIR)$(MANDIR)/man1/single.1 $(DESTDIR)$(MANDIR)/man7/libsingle.7 \
+		  $(DESTDIR)$(BASHCOMPDIR)/single $(DESTDIR)$(ZSHCOMPDIR)/_single
 
 # The manuals as installed: VERSION on their .TH line.
 MANS = build/man/single.1 build/man/libsingle.7
@@ -334,12 +345,15 @@ endef
 # install writes nothing into the source tree (only build/ is remade).
 install: all $(MANS)
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	$(INSTALL) -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsingle.so
 	$(INSTALL) -m 755 $(SINGLE) $(DESTDIR)$(BINDIR)/single
 	$(INSTALL) -m 644 build/man/single.1 $(DESTDIR)$(MANDIR)/man1/single.1
 	$(INSTALL) -m 644 build/man/libsingle.7 $(DESTDIR)$(MANDIR)/man7/libsingle.7
+	$(INSTALL) -m 644 scripts/completion/single.bash $(DESTDIR)$(BASHCOMPDIR)/single
+	$(INSTALL) -m 644 scripts/completion/_single $(DESTDIR)$(ZSHCOMPDIR)/_single
 	$(ldconfig_refresh)
 	$(ldconfig_check)
 

@@ -34,11 +34,13 @@ elf_class() {
 	esac
 }
 
-@test "make install DESTDIR=root PREFIX=/usr writes libsingle.so.0 and its libsingle.so link, single and both manuals, nothing else" {
+@test "make install DESTDIR=root PREFIX=/usr writes libsingle.so.0 and its libsingle.so link, single, both manuals and the completions, nothing else" {
 	mk install DESTDIR="$T/root" PREFIX=/usr
 	run files "$T/root"
 	[ "$output" = "$(printf '%s\n' ./usr/bin/single ./usr/lib/libsingle.so ./usr/lib/libsingle.so.0 \
-		./usr/share/man/man1/single.1 ./usr/share/man/man7/libsingle.7)" ]
+		./usr/share/bash-completion/completions/single \
+		./usr/share/man/man1/single.1 ./usr/share/man/man7/libsingle.7 \
+		./usr/share/zsh/site-functions/_single)" ]
 	[ "$(stat -c %a "$T/root/usr/bin/single")" = 755 ]
 	[ "$(stat -c %a "$T/root/usr/lib/libsingle.so.0")" = 644 ]
 	# the name LD_PRELOAD gives is a link to the file the SONAME names,
@@ -46,6 +48,9 @@ elf_class() {
 	[ "$(readlink "$T/root/usr/lib/libsingle.so")" = libsingle.so.0 ]
 	[ "$(soname "$T/root/usr/lib/libsingle.so.0")" = libsingle.so.0 ]
 	cmp "$ROOT_DIR/preload/libsingle.so" "$T/root/usr/lib/libsingle.so.0"
+	cmp "$ROOT_DIR/scripts/completion/single.bash" \
+		"$T/root/usr/share/bash-completion/completions/single"
+	cmp "$ROOT_DIR/scripts/completion/_single" "$T/root/usr/share/zsh/site-functions/_single"
 	# LIBDIR built in; DESTDIR nowhere
 	run ! grep -qaF "$T/root" "$T/root/usr/bin/single"
 	grep -qaxF /usr/lib <(strings -a "$T/root/usr/bin/single")
@@ -101,16 +106,16 @@ elf_class() {
 	[ "${lines[2]}" = "library for 32-bit programs: none" ]
 }
 
-@test "make install honours LIBDIR, BINDIR, MANDIR and INSTALL" {
+@test "make install honours LIBDIR, BINDIR, MANDIR, BASHCOMPDIR, ZSHCOMPDIR and INSTALL" {
 	printf '#!/bin/sh\necho "$*" >>"%s/install.log"\nexec install "$@"\n' "$T" >"$T/myinstall"
 	chmod +x "$T/myinstall"
 	mk install DESTDIR="$T/root" LIBDIR=/usr/lib/x86_64-linux-gnu BINDIR=/usr/sbin \
-		MANDIR=/usr/man INSTALL="$T/myinstall"
+		MANDIR=/usr/man BASHCOMPDIR=/etc/bc ZSHCOMPDIR=/usr/zsh INSTALL="$T/myinstall"
 	run files "$T/root"
-	[ "$output" = "$(printf '%s\n' ./usr/lib/x86_64-linux-gnu/libsingle.so \
+	[ "$output" = "$(printf '%s\n' ./etc/bc/single ./usr/lib/x86_64-linux-gnu/libsingle.so \
 		./usr/lib/x86_64-linux-gnu/libsingle.so.0 ./usr/man/man1/single.1 \
-		./usr/man/man7/libsingle.7 ./usr/sbin/single)" ]
-	[ "$(grep -c . "$T/install.log")" -ge 5 ]
+		./usr/man/man7/libsingle.7 ./usr/sbin/single ./usr/zsh/_single)" ]
+	[ "$(grep -c . "$T/install.log")" -ge 7 ]
 	run "$T/root/usr/sbin/single" -V
 	[ "${lines[1]}" = "library: $T/root/usr/lib/x86_64-linux-gnu/libsingle.so" ]
 }
@@ -119,9 +124,12 @@ elf_class() {
 	mk install DESTDIR="$T/root" PREFIX=/usr
 	: >"$T/root/usr/lib/other.so"
 	: >"$T/root/usr/share/man/man1/other.1"
+	: >"$T/root/usr/share/bash-completion/completions/other"
+	: >"$T/root/usr/share/zsh/site-functions/_other"
 	mk uninstall DESTDIR="$T/root" PREFIX=/usr
 	run files "$T/root"
-	[ "$output" = "$(printf '%s\n' ./usr/lib/other.so ./usr/share/man/man1/other.1)" ]
+	[ "$output" = "$(printf '%s\n' ./usr/lib/other.so ./usr/share/bash-completion/completions/other \
+		./usr/share/man/man1/other.1 ./usr/share/zsh/site-functions/_other)" ]
 	[ -d "$T/root/usr/bin" ]
 	# uninstalling again is not an error
 	mk uninstall DESTDIR="$T/root" PREFIX=/usr
