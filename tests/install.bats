@@ -359,8 +359,11 @@ dst_lib() {
 	mk install DESTDIR="$T/root" PREFIX=/usr LIBDIR="/usr/$lib64"
 	# shellcheck disable=SC2016  # $LIB is for ld.so
 	local preload="$T/root/usr/"'$LIB'/libsingle.so
-	start_holder first LD_PRELOAD="$preload"
-	is_locked "$HOLDER_LOCK"
+	mkfifo "$T/release.first"
+	spawn env LD_PRELOAD="$preload" "$BIN/holder" "$T/first.ready" "$T/release.first"
+	HOLDER_PID=$BG_PID
+	wait_for_file "$T/first.ready"
+	is_locked "$(holder_lock)"
 	run bounded env LD_PRELOAD="$preload" "$BIN/holder" "$T/second.ready"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
