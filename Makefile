@@ -365,7 +365,19 @@ uninstall:
 version:
 	@echo $(VERSION)
 
-.PHONY: demo install uninstall version
+# make dist: build/libsingle-VERSION.tar.gz, the files git tracks (as they
+# are in the work tree) under libsingle-VERSION/, the same bytes for the
+# same files: sorted, owned by root, dated by the last commit.
+DIST = build/libsingle-$(VERSION).tar.gz
+dist:
+	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "make dist: not a git checkout" >&2; exit 1; }
+	@mkdir -p $(dir $(DIST))
+	git ls-files -z | tar --null -T - --sort=name --owner=0 --group=0 --numeric-owner \
+		--mtime=@$$(git log -1 --format=%ct) --transform='s,^,libsingle-$(VERSION)/,S' \
+		-cf - | gzip -9n >$(DIST).new
+	mv -f $(DIST).new $(DIST)
+
+.PHONY: demo install uninstall version dist
 
 # libFuzzer harnesses over the pure parts (tests/fuzz/).  fuzz-ci: every
 # seed, then a few seconds each (CI); fuzz: FUZZ_TIME seconds each.
