@@ -41,13 +41,13 @@
 #define LIB_VAR "SINGLE_LIB"
 
 #define EXIT_OSFILE 72          /* EX_OSFILE: the library is missing */
+#define EXIT_NOEXEC 126         /* the command cannot be executed */
+#define EXIT_NOTFOUND 127       /* the command is not found */
 
 /* The class single is built for (EXEC_32 or EXEC_64): its library is the
  * one in LIBDIR, and the one for programs of unknown class. */
 #define NATIVE_CLASS (sizeof(void *) == 8 ? EXEC_64 : EXEC_32)
 #define CLASS_BITS(c) ((c) == EXEC_32 ? "32" : "64")
-#define EXIT_NOEXEC 126         /* the command cannot be executed */
-#define EXIT_NOTFOUND 127       /* the command is not found */
 
 #define USAGE \
 "Usage: single [OPTIONS] [--] COMMAND [ARGS...]\n" \
@@ -600,10 +600,10 @@ static const char *script_interpreter(int fd, char *buf, size_t cap)
 	return *p ? p : NULL;
 }
 
-/* The kind of the file the program at fd has ld.so (if any) start: the
- * program itself, or for a "#!" script its interpreter.  It tells
- * whether LD_PRELOAD is read at all (not by a static program, nor for a
- * script of a static busybox sh) and by an ld.so of which class. */
+/* The kind of what ld.so, if any, starts for the program at fd: the
+ * program itself, or for a "#!" script its interpreter.  It tells whether
+ * LD_PRELOAD is read at all (not for a static program, nor for a script
+ * of a static busybox sh), and by an ld.so of which class. */
 static int loaded_kind(int fd, int kind)
 {
 	char line[256];
