@@ -219,8 +219,10 @@ soname() {
 	cmp "$T/first.tar.gz" "$tarball"
 	# unpacked, it builds: the library, single, the test programs
 	tar -xzf "$tarball" -C "$T"
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$T/libsingle-$version" -j2 all \
-		$(cd "$ROOT_DIR" && echo tests/progs/*.c | sed 's,progs/,bin/,g; s,\.c,,g')
+	local progs
+	progs=$(cd "$ROOT_DIR" && echo tests/progs/*.c | sed 's,progs/,bin/,g; s,\.c,,g')
+	# shellcheck disable=SC2086  # a list of targets
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$T/libsingle-$version" -j2 all $progs
 	run "$T/libsingle-$version/build/single" -V
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "single (libsingle) $version" ]
