@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # libsingle: make any program single-instance with LD_PRELOAD.
 #
 # Every variable can be overridden: make CC=clang, make PREFIX=/usr, ...

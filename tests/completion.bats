@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Shell completion for single (scripts/completion/): bash's function is
 # driven as bash-completion drives it (COMP_WORDS, COMP_CWORD, COMP_LINE,
 # COMP_POINT, then COMPREPLY read); zsh's through a terminal zsh reads

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # make install / uninstall, and the installed single finding its library:
 # the layout (libsingle.so.N and the libsingle.so link), the loader's
 # cache, 32- and 64-bit builds side by side.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # What a packager gets: the build's flags, the version, a release tarball,
 # a Debian package that lintian accepts.
 
@@ -235,4 +236,36 @@ soname() {
 	wait_for_file "$T/first.ready"
 	is_locked "$(holder_lock)"
 	release first
+}
+
+# ---- licence -------------------------------------------------------------------
+
+# source_files: the project's files, relative: git's list in a checkout,
+# else (an unpacked tarball) every file but what a build makes
+source_files() {
+	if git -C "$ROOT_DIR" rev-parse --git-dir >/dev/null 2>&1; then
+		git -C "$ROOT_DIR" ls-files
+	else
+		(cd "$ROOT_DIR" && find . \( -path ./build -o -path ./tests/bin -o -path ./tests/fuzz/out \) \
+			-prune -o -type f ! -name '*.o' ! -name '*.d' ! -name '*.so' -print | sed 's,^\./,,')
+	fi
+}
+
+@test "LICENSE is the MIT licence, and every source file says SPDX-License-Identifier: MIT in its first lines" {
+	grep -qx 'MIT License' "$ROOT_DIR/LICENSE"
+	grep -qx 'Copyright (c) 2026 The libsingle authors' "$ROOT_DIR/LICENSE"
+	grep -q '^Permission is hereby granted, free of charge' "$ROOT_DIR/LICENSE"
+	local f n=0 missing=()
+	while IFS= read -r f; do
+		# not sources: the licence itself, prose, fuzzing seeds (data)
+		case $f in
+		LICENSE | *.md | tests/fuzz/corpus/*) continue ;;
+		esac
+		n=$((n + 1))
+		head -n 3 "$ROOT_DIR/$f" | grep -qE '(^|[^A-Za-z])SPDX-License-Identifier: MIT( |$)' ||
+			missing+=("$f")
+	done < <(source_files)
+	# the check saw the tree: C, headers, scripts, bats files, the Makefile
+	[ "$n" -ge 70 ]
+	[ ${#missing[@]} -eq 0 ] || { printf 'no SPDX line: %s\n' "${missing[@]}" >&2; return 1; }
 }

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bash completion for single(1)                            -*- shell-script -*-
 # Installed as BASHCOMPDIR/single (make install), where bash-completion
 # loads it the first time single's arguments are completed.

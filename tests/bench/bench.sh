@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # make bench: what libsingle costs a start, measured in this run and
 # printed as one table.  Every figure is a median with its spread and a
 # ratio to its baseline; a figure whose tool is missing says so instead.
