@@ -1,11 +1,27 @@
+# SPDX-License-Identifier: MIT
 # libsingle: make any program single-instance with LD_PRELOAD.
 #
 # Every variable can be overridden: make CC=clang, make PREFIX=/usr, ...
 
+# The one version: the library's SONAME (its first number) and version
+# string, single -V, the manuals' .TH lines and make dist.
+VERSION = 0.1
+
 PREFIX  ?= /usr/local
-LIBDIR  ?= $(PREFIX)/lib
+# 32- and 64-bit builds install side by side: a 32-bit build (CFLAGS=-m32)
+# into $(PREFIX)/lib32 unless told otherwise.
+LIBDIR  ?= $(PREFIX)/$(if $(filter 4,$(PTR_SIZE)),lib32,lib)
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+# Shell completion.  bash-completion names its directory in its .pc file
+# relative to its datadir: asked with ours, as meson and systemd ask, so
+# that a PREFIX=/usr/local install stays under /usr/local (bash-completion
+# searches $(XDG_DATA_DIRS)/bash-completion/completions, /usr/local/share
+# first).  zsh: a directory of the default fpath.
+BASHCOMPDIR ?= $(or $(shell pkg-config --define-variable=datadir='$(DATADIR)' \
+	--variable=completionsdir bash-completion 2>/dev/null),$(DATADIR)/bash-completion/completions)
+ZSHCOMPDIR  ?= $(DATADIR)/zsh/site-functions
 INSTALL ?= install
 BATS    ?= bats
 
@@ -13,23 +29,66 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    ?= -Wall -Wextra
 CPPFLAGS ?=
+
+# The class this build makes: __SIZEOF_POINTER__, 8 or 4 (-m32), asked of
+# the compiler once, and only by what needs it.
+PTR_SIZE = $(eval PTR_SIZE := $(shell echo __SIZEOF_POINTER__ | \
+	$(CC) $(CPPFLAGS) $(CFLAGS) -E -P - 2>/dev/null))$(PTR_SIZE)
+
+# single preloads the library of the class of the program it starts: a
+# 64-bit ld.so cannot load a 32-bit library, and the program would run
+# unlocked.  It knows both directories: this build's, LIBDIR, and the
+# other class's, derived by the usual conventions (lib64 <-> lib on
+# Fedora, lib <-> lib32 on Debian and Arch, lib/x86_64-linux-gnu <->
+# lib/i386-linux-gnu with Debian's multiarch), so that the second of two
+# installs, 64- and 32-bit, builds a single that finds both.  Where LIBDIR
+# follows none, name the other one: make install LIBDIR32=... (an empty
+# one makes single refuse programs of that class, status 72).
+libdir_to32 = $(or $(patsubst %/x86_64-linux-gnu,%/i386-linux-gnu,$(filter %/x86_64-linux-gnu,$1)),$\
+	$(patsubst %/lib64,%/lib,$(filter %/lib64,$1)),$(addsuffix 32,$(filter %/lib,$1)))
+libdir_to64 = $(or $(patsubst %/i386-linux-gnu,%/x86_64-linux-gnu,$(filter %/i386-linux-gnu,$1)),$\
+	$(patsubst %/lib32,%/lib,$(filter %/lib32,$1)),$(addsuffix 64,$(filter %/lib,$1)))
+LIBDIR32 ?= $(if $(filter 4,$(PTR_SIZE)),$(LIBDIR),$(call libdir_to32,$(LIBDIR)))
+LIBDIR64 ?= $(if $(filter 4,$(PTR_SIZE)),$(call libdir_to64,$(LIBDIR)),$(LIBDIR))
+
 # Only the interposed calls are exported (preload/libsingle.map); the
 # library binds its own symbols locally and needs no executable stack.
 # defs: an unresolved symbol fails the link instead of the first start.
 # noseparate-code: two loadable segments instead of four, so ld.so maps
 # the library with two fewer mmap calls in every process that loads it.
 # lazy: binding all of the library's imports at load (-z now) costs every
-# start about 39,000 instructions, a quarter of a bare /bin/true (make
-# bench measures it).  It comes before $(LDFLAGS), so that a packager's
-# -Wl,-z,now wins: that choice is theirs.
+# start about 5,800 instructions, 3.4% of a lock-taking start of /bin/true
+# (make bench, "linker options", 2026-11-30; it was 39,000 while the
+# library still imported strlen, memcpy and the like).  It comes before
+# $(LDFLAGS), so that a packager's -Wl,-z,now wins: that choice is theirs.
 LIB_CFLAGS  = -std=gnu11 -fPIC -fvisibility=hidden $(WARN)
+# Hardening, as Debian builds libeatmydata and libfaketime
+# (dpkg-buildflags): the stack protector and _FORTIFY_SOURCE=2 (libc's
+# checked memcpy, snprintf, ...), for the library and single.  The library
+# calls almost none of the checked functions, so it gains no import;
+# together they cost a start about 380 instructions, 0.2%, nearly all of
+# it the stack protector's canary checks (make bench, "hardening flags").
+# They come before CPPFLAGS and CFLAGS, so that a packager's flags win.
+# -D_FORTIFY_SOURCE=2 is added only to an optimised build (it needs -O)
+# whose CPPFLAGS and CFLAGS do not set it already (dpkg-buildflags: 2;
+# Fedora, Arch: 3): a second, different definition warns, and fails under
+# -Werror.  HARDEN= builds without either.
+HARDEN ?= -fstack-protector-strong $(FORTIFY)
+FORTIFY = $(if $(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),,$\
+	$(if $(filter-out -O0,$(lastword $(filter -O%,$(CFLAGS)))),-D_FORTIFY_SOURCE=2))
 LIB_LDFLAGS = -shared -Wl,--version-script=preload/libsingle.map \
 	      -Wl,-z,defs -Wl,-z,noexecstack -Wl,-z,noseparate-code \
-	      -Wl,-O1 -Wl,--as-needed
+	      -Wl,-O1 -Wl,--as-needed -Wl,-soname,$(SONAME)
 LIB_LAZY    = -Wl,-z,lazy
 LDLIBS  ?= -ldl
 
 LIB      = preload/libsingle.so
+# The SONAME is libsingle.so.N, N the first number of VERSION; a package
+# is named after it (libsingle0).  make install writes LIBDIR/libsingle.so.N
+# and LIBDIR/libsingle.so, a symbolic link to it: the name LD_PRELOAD
+# gives, which ldconfig then caches too (see "The loader's cache" below).
+SOVERSION = $(firstword $(subst ., ,$(VERSION)))
+SONAME    = libsingle.so.$(SOVERSION)
 LIB_SRCS = $(wildcard preload/*.c)
 LIB_OBJS = $(LIB_SRCS:.c=.o)
 DEPS     = $(LIB_OBJS:.o=.d)
@@ -40,6 +99,7 @@ DEPS     = $(LIB_OBJS:.o=.d)
 # that interpose libc calls.
 SINGLE       = build/single
 SINGLE_PATHS = build/single-paths.h
+VERSION_H    = build/version.h
 SINGLE_USES  = cmdline elf holders key lockdir num preload proc program record \
 	       say settings status sys
 SINGLE_OBJS  = build/single.o $(SINGLE_USES:%=preload/%.o)
@@ -52,7 +112,7 @@ $(LIB): $(LIB_OBJS) preload/libsingle.map
 
 # -MMD -MP: each object depends on the headers it includes (preload/*.d)
 preload/%.o: preload/%.c
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(HARDEN) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(DEPS)
 
@@ -67,17 +127,36 @@ SINGLE_STATIC ?= $(if $(filter /%,$(shell $(CC) $(CFLAGS) -print-file-name=libc.
 $(SINGLE): $(SINGLE_OBJS)
 	$(CC) $(CFLAGS) $(SINGLE_STATIC) $(LDFLAGS) -o $@ $(SINGLE_OBJS)
 
-build/single.o: scripts/single.c $(SINGLE_PATHS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -std=gnu11 $(WARN) -Ibuild -MMD -MP -c -o $@ $<
+build/single.o: scripts/single.c $(SINGLE_PATHS) $(VERSION_H)
+	$(CC) $(HARDEN) $(CPPFLAGS) $(CFLAGS) -std=gnu11 $(WARN) -Ibuild -MMD -MP -c -o $@ $<
 
-# Where the installed single looks for its library.  Rewritten only when
-# LIBDIR or BINDIR change, so that `make && sudo make install PREFIX=/usr`
-# relinks single with /usr/lib, and an unchanged tree rebuilds nothing.
+# The generated headers are rewritten only when what they say changes, so
+# that an unchanged tree rebuilds nothing.
+# write_if_changed: the recipe's output (on stdout) into $@, if it differs
+write_if_changed = @mkdir -p $(dir $@); { $1; } >$@.new; \
+	if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+
+# Where the installed single looks for its libraries: `make && sudo make
+# install PREFIX=/usr` relinks single with /usr/lib.
 $(SINGLE_PATHS): FORCE
-	@mkdir -p $(dir $@)
-	@printf '#define SINGLE_LIBDIR "%s"\n#define SINGLE_BINDIR "%s"\n' \
-		'$(LIBDIR)' '$(BINDIR)' >$@.new
-	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+	$(call write_if_changed,printf '#define SINGLE_%s "%s"\n' LIBDIR32 '$(LIBDIR32)' \
+		LIBDIR64 '$(LIBDIR64)' BINDIR '$(BINDIR)')
+
+# VERSION for the C sources (the library's preload/version.c, single)
+$(VERSION_H): FORCE
+	$(call write_if_changed,printf '#define SINGLE_VERSION "%s"\n' '$(VERSION)')
+
+preload/version.o: $(VERSION_H)
+
+# The flags the objects were compiled and linked with: a build with
+# others (CFLAGS=-m32, a new VERSION and so SONAME) remakes them all.
+# Not WARN: warnings change no output.
+BUILD_FLAGS = build/flags
+$(BUILD_FLAGS): FORCE
+	$(call write_if_changed,printf '%s\n' '$(subst ','\'',$(CC) $(HARDEN) $(CPPFLAGS) $(CFLAGS) \
+		$(LDFLAGS) $(LIB_LDFLAGS) $(LDLIBS) $(SINGLE_STATIC))')
+$(LIB_OBJS) build/single.o: $(BUILD_FLAGS)
+$(LIB) $(SINGLE): $(BUILD_FLAGS)
 
 FORCE:
 
@@ -119,11 +198,12 @@ comma := ,
 $(BENCH)/benchrun $(BENCH)/stamp: $(BENCH)/%: tests/bench/%.c
 	@mkdir -p $(BENCH)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<
-# The floor is linked as the library is (its version script aside), so
-# the comparison is of what the library does, not of how it is linked.
+# The floor is linked as the library is (its version script and SONAME
+# aside), so the comparison is of what the library does, not of how it
+# is linked.
 $(BENCH)/libempty.so: tests/bench/empty.c Makefile
 	@mkdir -p $(BENCH)
-	$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) -fPIC $(filter-out -Wl$(comma)--version-script=%,$(LIB_LDFLAGS)) -o $@ $<
+	$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) -fPIC $(filter-out -Wl$(comma)--version-script=% -Wl$(comma)-soname$(comma)%,$(LIB_LDFLAGS)) -o $@ $<
 
 # single as it would be linked without SINGLE_STATIC, for comparison.
 $(BENCH)/single-dynamic: $(SINGLE_OBJS)
@@ -133,7 +213,9 @@ $(BENCH)/single-dynamic: $(SINGLE_OBJS)
 bench: all $(BENCH)/benchrun $(BENCH)/stamp $(BENCH)/libempty.so $(BENCH)/single-dynamic
 	LIB=$(LIB) BENCH_BIN=$(BENCH) LIB_SRCS="$(LIB_SRCS)" LIB_OBJS="$(LIB_OBJS)" \
 	LIB_LINK="$(CC) $(CFLAGS) $(LIB_LAZY) $(LDFLAGS) $(LIB_LDFLAGS)" LIB_LDLIBS="$(LDLIBS)" \
-	LIB_COMPILE="$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS)" tests/bench/bench.sh
+	LIB_COMPILE="$(CC) $(HARDEN) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS)" \
+	LIB_COMPILE_UNHARDENED="$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS)" \
+	LIB_HARDEN="$(HARDEN)" tests/bench/bench.sh
 
 # make analyze: every analyzer, failing on any finding; fast enough for
 # each CI run.  Check sets and suppressions, with reasons: .clang-tidy,
@@ -159,7 +241,7 @@ analyze: analyze-werror analyze-cppcheck analyze-tidy analyze-fanalyzer \
 # The library, and single with the library sources it links.
 SINGLE_SRCS = scripts/single.c $(SINGLE_USES:%=preload/%.c)
 
-analyze-werror: $(SINGLE_PATHS)
+analyze-werror: $(SINGLE_PATHS) $(VERSION_H)
 	@mkdir -p build/analyze
 	gcc $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -shared -Wl,--version-script=preload/libsingle.map \
 		-o build/analyze/libsingle-gcc.so $(LIB_SRCS) $(LDLIBS)
@@ -168,14 +250,14 @@ analyze-werror: $(SINGLE_PATHS)
 	gcc $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -Ibuild -o build/analyze/single-gcc $(SINGLE_SRCS)
 	clang $(ANALYZE_CFLAGS) $(ANALYZE_WARN) -Ibuild -o build/analyze/single-clang $(SINGLE_SRCS)
 
-analyze-cppcheck: $(SINGLE_PATHS)
+analyze-cppcheck: $(SINGLE_PATHS) $(VERSION_H)
 	cppcheck $(CPPCHECK_FLAGS) -Ibuild preload/ scripts/single.c
 
-analyze-tidy: $(SINGLE_PATHS)
+analyze-tidy: $(SINGLE_PATHS) $(VERSION_H)
 	printf '%s\n' $(LIB_SRCS) scripts/single.c | \
 		xargs -P 2 -I{} clang-tidy --quiet {} -- $(ANALYZE_CFLAGS) -Ibuild
 
-analyze-fanalyzer: $(SINGLE_PATHS)
+analyze-fanalyzer: $(SINGLE_PATHS) $(VERSION_H)
 	@mkdir -p build/analyze
 	for f in $(LIB_SRCS) scripts/single.c; do \
 		gcc $(ANALYZE_CFLAGS) -Ibuild -Wall -Wextra -Werror -fanalyzer -c -o build/analyze/fa.o $$f || exit 1; \
@@ -190,6 +272,7 @@ analyze-fanalyzer: $(SINGLE_PATHS)
 SHELLCHECK = shellcheck -S warning
 analyze-shellcheck:
 	$(SHELLCHECK) $(SHELL_SCRIPTS)
+	$(SHELLCHECK) -s bash scripts/completion/single.bash
 	$(SHELLCHECK) -s bash -e SC2034 tests/helpers.bash
 	$(SHELLCHECK) -s bash -e SC2034,SC2154 tests/*.bats
 
@@ -204,7 +287,7 @@ analyze-shellcheck:
 # library's own stack, global and UB checks still work, but a program
 # with interceptors ASan did not set up (node) crashes, and env -i drops
 # ASAN_OPTIONS, so a few tests fail for reasons of ASan's own.
-$(ASAN_LIB): $(LIB_SRCS) $(wildcard preload/*.h) preload/libsingle.map
+$(ASAN_LIB): $(LIB_SRCS) $(wildcard preload/*.h) preload/libsingle.map $(VERSION_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O1 -g -fno-omit-frame-pointer $(LIB_CFLAGS) \
 		-fsanitize=address,undefined -fno-sanitize-recover=undefined \
@@ -285,22 +368,82 @@ demo: all
 # nowhere else; single was built with LIBDIR and BINDIR (build/single-paths.h),
 # so it finds its library (also under a DESTDIR staging root).
 # uninstall removes exactly the files install wrote, and no directory.
-INSTALLED_FILES = $(DESTDIR)$(LIBDIR)/libsingle.so $(DESTDIR)$(BINDIR)/single \
-		  $(DESTDIR)$(MANDIR)/man1/single.1 $(DESTDIR)$(MANDIR)/man7/libsingle.7
+INSTALLED_FILES = $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libsingle.so \
+		  $(DESTDIR)$(BINDIR)/single \
+		  $(DESTDIR)$(MANDIR)/man1/single.1 $(DESTDIR)$(MANDIR)/man7/libsingle.7 \
+		  $(DESTDIR)$(BASHCOMPDIR)/single $(DESTDIR)$(ZSHCOMPDIR)/_single
+
+# The manuals as installed: VERSION on their .TH line.
+MANS = build/man/single.1 build/man/libsingle.7
+build/man/single.1: scripts/single.1 $(VERSION_H)
+build/man/libsingle.7: preload/libsingle.7 $(VERSION_H)
+$(MANS):
+	@mkdir -p $(dir $@)
+	sed 's/^\(\.TH .*"libsingle \)[^"]*"/\1$(VERSION)"/' $< >$@
+
+# The loader's cache.  ld.so finds a bare LD_PRELOAD=libsingle.so in its
+# cache (/etc/ld.so.cache, by the names ldconfig lists: libsingle.so is
+# one, a link to the file the SONAME names), else only in its default
+# directories (/lib, /usr/lib and their multiarch directories on Debian,
+# /usr/lib64 on Fedora): a library in /usr/local/lib that is not in the
+# cache is not found, and the program runs unlocked.  So install and
+# uninstall refresh the cache when they change the live system, as zlib's
+# do; with DESTDIR, a package's ldconfig trigger does.  Then they say if
+# the cache still does not list LIBDIR's copy (a LIBDIR ld.so.conf does
+# not name).  LDCONFIG= skips both (musl has no cache).
+LDCONFIG ?= ldconfig
+define ldconfig_refresh
+	@if [ -z "$(DESTDIR)" ] && [ -n "$(LDCONFIG)" ]; then \
+		PATH="$$PATH:/sbin:/usr/sbin" $(LDCONFIG) || \
+		echo "make $@: $(LDCONFIG) failed: run it as root" >&2; \
+	fi
+endef
+define ldconfig_check
+	@if [ -z "$(DESTDIR)" ] && [ -n "$(LDCONFIG)" ] && ! PATH="$$PATH:/sbin:/usr/sbin" \
+		$(LDCONFIG) -p | sed -n 's/^[[:space:]]*libsingle\.so (.*) => //p' | \
+		while read -r p; do [ "$$p" -ef "$(LIBDIR)/libsingle.so" ] && echo found; done | grep -q .; then \
+		echo "make $@: the loader's cache does not list $(LIBDIR)/libsingle.so:"; \
+		echo "  LD_PRELOAD=libsingle.so will not find it; write LD_PRELOAD=$(LIBDIR)/libsingle.so,"; \
+		echo "  or add $(LIBDIR) to a file in /etc/ld.so.conf.d and run ldconfig"; \
+	fi
+endef
 
 # install writes nothing into the source tree (only build/ is remade).
-install: all
+install: all $(MANS)
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
-	$(INSTALL) -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libsingle.so
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	$(INSTALL) -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsingle.so
 	$(INSTALL) -m 755 $(SINGLE) $(DESTDIR)$(BINDIR)/single
-	$(INSTALL) -m 644 scripts/single.1 $(DESTDIR)$(MANDIR)/man1/single.1
-	$(INSTALL) -m 644 preload/libsingle.7 $(DESTDIR)$(MANDIR)/man7/libsingle.7
+	$(INSTALL) -m 644 build/man/single.1 $(DESTDIR)$(MANDIR)/man1/single.1
+	$(INSTALL) -m 644 build/man/libsingle.7 $(DESTDIR)$(MANDIR)/man7/libsingle.7
+	$(INSTALL) -m 644 scripts/completion/single.bash $(DESTDIR)$(BASHCOMPDIR)/single
+	$(INSTALL) -m 644 scripts/completion/_single $(DESTDIR)$(ZSHCOMPDIR)/_single
+	$(ldconfig_refresh)
+	$(ldconfig_check)
 
 uninstall:
 	rm -f $(INSTALLED_FILES)
+	$(ldconfig_refresh)
 
-.PHONY: demo install uninstall
+# make version: VERSION, for scripts (packaging, tests)
+version:
+	@echo $(VERSION)
+
+# make dist: build/libsingle-VERSION.tar.gz, the files git tracks (as they
+# are in the work tree) under libsingle-VERSION/, the same bytes for the
+# same files: sorted, owned by root, dated by the last commit.
+DIST = build/libsingle-$(VERSION).tar.gz
+dist:
+	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "make dist: not a git checkout" >&2; exit 1; }
+	@mkdir -p $(dir $(DIST))
+	git ls-files -z | tar --null -T - --sort=name --owner=0 --group=0 --numeric-owner \
+		--mtime=@$$(git log -1 --format=%ct) --transform='s,^,libsingle-$(VERSION)/,S' \
+		-cf - | gzip -9n >$(DIST).new
+	mv -f $(DIST).new $(DIST)
+
+.PHONY: demo install uninstall version dist
 
 # libFuzzer harnesses over the pure parts (tests/fuzz/).  fuzz-ci: every
 # seed, then a few seconds each (CI); fuzz: FUZZ_TIME seconds each.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make demo: a job started twice at the same moment.  The first start runs
 # it; the second finds it running and exits at once, quietly, with status
 # 0.  Then, while the job still runs, what single --list and a verbose

@@ -37,9 +37,9 @@
 
 #include "../preload/single.h"
 #include "../preload/sys.h"
-#include "single-paths.h"       /* SINGLE_LIBDIR, SINGLE_BINDIR (build/) */
+#include "single-paths.h"       /* SINGLE_LIBDIR32, SINGLE_LIBDIR64, SINGLE_BINDIR (build/) */
+#include "version.h"            /* SINGLE_VERSION (build/), the Makefile's VERSION */
 
-#define SINGLE_VERSION "0.1"
 #define LIB_NAME "libsingle.so"
 /* single's own variable; the library's are in settings.c */
 #define LIB_VAR "SINGLE_LIB"
@@ -47,6 +47,11 @@
 #define EXIT_OSFILE 72          /* EX_OSFILE: the library is missing */
 #define EXIT_NOEXEC 126         /* the command cannot be executed */
 #define EXIT_NOTFOUND 127       /* the command is not found */
+
+/* The class single is built for (EXEC_32 or EXEC_64): its library is the
+ * one in LIBDIR, and the one for programs of unknown class. */
+#define NATIVE_CLASS (sizeof(void *) == 8 ? EXEC_64 : EXEC_32)
+#define CLASS_BITS(c) ((c) == EXEC_32 ? "32" : "64")
 
 #define USAGE \
 "Usage: single [OPTIONS] [--] COMMAND [ARGS...]\n" \
@@ -369,17 +374,19 @@ static const char *path_cat(char out[PATH_MAX], const char *a, size_t n,
 }
 
 /* The library in the build tree: build/single -> preload/libsingle.so. */
-static const char *library_in_build_tree(char buf[PATH_MAX], const char *dir)
+static const char *library_in_build_tree(char buf[PATH_MAX], const char *dir, int quiet)
 {
 	size_t parent = (size_t)(path_basename(dir) - dir);
 
 	if (!path_cat(buf, dir, parent, "preload/" LIB_NAME)) {
-		message("cannot find the library: %s/../preload/%s is too long", dir, LIB_NAME);
+		if (!quiet)
+			message("cannot find the library: %s/../preload/%s is too long", dir, LIB_NAME);
 		return NULL;
 	}
 	if (is_file(buf))
 		return buf;
-	message("cannot find the library: %s is missing (run make, or set " LIB_VAR ")", buf);
+	if (!quiet)
+		message("cannot find the library: %s is missing (run make, or set " LIB_VAR ")", buf);
 	return NULL;
 }
 
@@ -399,35 +406,72 @@ static const char *library_named(const char *lib)
 	return lib;
 }
 
-/* Where the library is, as single(1) says under "Finding the library";
- * NULL, with the message printed, if it is not there.  Never the
- * current directory. */
-static const char *library_find(char buf[PATH_MAX])
+/* The library for programs of class cls (EXEC_32 or EXEC_64): a build
+ * installs into its own class's LIBDIR and names the other class's
+ * (LIBDIR32, LIBDIR64), so that ld.so of either class gets a library it
+ * can load.  "" if single was built without one. */
+static const char *class_libdir(int cls)
 {
-	static const char installed[] = SINGLE_LIBDIR "/" LIB_NAME;
+	return cls == EXEC_32 ? SINGLE_LIBDIR32 : SINGLE_LIBDIR64;
+}
+
+/* "the library", or for the class single is not built for, which one */
+static const char *library_what(int cls)
+{
+	if (cls == NATIVE_CLASS)
+		return "the library";
+	return cls == EXEC_32 ? "the library for 32-bit programs" :
+				"the library for 64-bit programs";
+}
+
+/* Where the library for programs of class cls is, as single(1) says
+ * under "Finding the library"; NULL, with the message printed unless
+ * quiet, if it is not there.  Never the current directory. */
+static const char *library_find(char buf[PATH_MAX], int cls, int quiet)
+{
+	const char *libdir = class_libdir(cls), *what = library_what(cls);
 	const size_t bindir = sizeof SINGLE_BINDIR - 1;
 	const char *lib = env_get(LIB_VAR);
-	char self[PATH_MAX];
+	char self[PATH_MAX], installed[PATH_MAX];
 	struct program_id id;
 
 	if (lib && *lib)
 		return library_named(lib);
-	/* the directory single really lives in, symlinks resolved */
-	if (program_exe(self, &id, NULL) == 0) {
+	if (*libdir && !path_cat(installed, libdir, strlen(libdir), "/" LIB_NAME)) {
+		if (!quiet)
+			message("cannot find %s: %s/%s is too long", what, libdir, LIB_NAME);
+		return NULL;
+	}
+	/* the directory single really lives in, symlinks resolved (an
+	 * absolute path: it has a '/') */
+	if (program_exe(self, &id, NULL) == 0 && path_basename(self) > self) {
 		size_t here = (size_t)(path_basename(self) - self - 1);
 
 		/* installed: under the same root first, so that a copy staged
 		 * with make install DESTDIR=ROOT uses its own library */
-		if (here >= bindir && !strncmp(self + here - bindir, SINGLE_BINDIR, bindir) &&
+		if (*libdir && here >= bindir && !strncmp(self + here - bindir, SINGLE_BINDIR, bindir) &&
 		    path_cat(buf, self, here - bindir, installed) && is_file(buf))
 			return buf;
 		self[here] = '\0';
-		if (str_eq(path_basename(self), "build"))
-			return library_in_build_tree(buf, self);
+		if (str_eq(path_basename(self), "build")) {
+			if (cls == NATIVE_CLASS)
+				return library_in_build_tree(buf, self, quiet);
+			if (!quiet)
+				message("cannot find %s: the build tree has a %s-bit one only "
+					"(set " LIB_VAR ")", what, CLASS_BITS(NATIVE_CLASS));
+			return NULL;
+		}
+	}
+	if (!*libdir) {
+		if (!quiet)
+			message("cannot find %s: single was built without LIBDIR%s (set "
+				LIB_VAR ")", what, CLASS_BITS(cls));
+		return NULL;
 	}
 	if (is_file(installed))
-		return installed;
-	message("cannot find the library: %s: no such file (set " LIB_VAR ")", installed);
+		return strcpy(buf, installed);
+	if (!quiet)
+		message("cannot find %s: %s: no such file (set " LIB_VAR ")", what, installed);
 	return NULL;
 }
 
@@ -539,6 +583,8 @@ struct command {
 	char path[PATH_MAX];    /* where exec finds it */
 	struct stat st;
 	int kind;               /* enum exec_kind */
+	int loaded;             /* that of what ld.so starts: the program, or
+				   a script's interpreter */
 };
 
 /* The interpreter a "#!" line names, into buf; NULL if none. */
@@ -558,25 +604,26 @@ static const char *script_interpreter(int fd, char *buf, size_t cap)
 	return *p ? p : NULL;
 }
 
-/* Is the program at fd one that never loads LD_PRELOAD libraries?  A
- * static ELF executable is; so is a "#!" script whose interpreter is (a
- * static busybox sh). */
-static int runs_static(int fd, int kind)
+/* The kind of what ld.so, if any, starts for the program at fd: the
+ * program itself, or for a "#!" script its interpreter.  It tells whether
+ * LD_PRELOAD is read at all (not for a static program, nor for a script
+ * of a static busybox sh), and by an ld.so of which class. */
+static int loaded_kind(int fd, int kind)
 {
 	char line[256];
 	const char *interp;
-	int ifd, static_interp;
+	int ifd, interp_kind;
 
-	if (kind & EXEC_STATIC)
-		return 1;
-	if (kind != EXEC_SCRIPT || !(interp = script_interpreter(fd, line, sizeof line)))
-		return 0;
+	if (kind != EXEC_SCRIPT)
+		return kind;
+	if (!(interp = script_interpreter(fd, line, sizeof line)))
+		return EXEC_OTHER;
 	ifd = open(interp, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (ifd < 0)
-		return 0;
-	static_interp = (elf_kind(ifd) & EXEC_STATIC) != 0;
+		return EXEC_OTHER;
+	interp_kind = elf_kind(ifd);
 	close(ifd);
-	return static_interp;
+	return interp_kind;
 }
 
 /* ld.so ignores LD_PRELOAD paths for a program that changes its user or
@@ -593,8 +640,8 @@ static void refuse_set_id(const struct command *c)
 }
 
 /* Find the command as execvp would, refuse what cannot run, and tell
- * whether it is static: one open, fstat and header read. */
-static int command_find(struct command *c)
+ * what it is (c->kind, c->loaded): one open, fstat and header read. */
+static void command_find(struct command *c)
 {
 	int fd;
 
@@ -613,9 +660,9 @@ static int command_find(struct command *c)
 		refuse_set_id(c);
 	/* unreadable (mode 0711): exec may still run it, as it is */
 	if (fd < 0)
-		return 0;
+		return;
 	c->kind = elf_kind(fd);
-	return runs_static(fd, c->kind);
+	c->loaded = loaded_kind(fd, c->kind);
 }
 
 static int count(char **v)
@@ -652,19 +699,32 @@ static void exec_failed(const char *word, int err)
 	     word, strerror(err));
 }
 
-/* Through env, for a static program: the library takes the lock in env,
- * keyed by the command env runs, and carries it across env's exec. */
-__attribute__((noreturn))
-static void run_through_env(const struct options *o, const struct command *c,
-			    char **argv, char **env)
+/* env, which runs a static program (run_through_env), into env_path;
+ * returns its kind: the library env loads must be of env's class. */
+static int env_find(char env_path[PATH_MAX], const struct command *c)
 {
-	char env_path[PATH_MAX];
-	int argc = count(argv);
-	char *env_argv[argc + 3];
+	int fd, kind;
 
 	if (path_search("env", env_path) < 0)
 		fail(EXIT_NOTFOUND, "cannot run '%s' through env: env: command not found",
 		     c->word);
+	fd = open(env_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return EXEC_OTHER;
+	kind = elf_kind(fd);
+	close(fd);
+	return kind;
+}
+
+/* Through env, for a static program: the library takes the lock in env,
+ * keyed by the command env runs, and carries it across env's exec. */
+__attribute__((noreturn))
+static void run_through_env(const struct options *o, const struct command *c,
+			    char *env_path, char **argv, char **env)
+{
+	int argc = count(argv);
+	char *env_argv[argc + 3];
+
 	if (o->set[VAR_VERBOSE])
 		message("%s is statically linked: locking it through env", c->word);
 	env_argv[0] = env_path;
@@ -674,21 +734,31 @@ static void run_through_env(const struct options *o, const struct command *c,
 	exec_failed("env", errno);
 }
 
+/* The class (EXEC_32, EXEC_64) of an exec_kind; single's own if none */
+static int kind_class(int kind)
+{
+	return kind & EXEC_32 ? EXEC_32 : kind & EXEC_64 ? EXEC_64 : NATIVE_CLASS;
+}
+
 __attribute__((noreturn))
 static void run(struct options *o, char **argv)
 {
-	char lib_buf[PATH_MAX];
-	const char *lib = library_find(lib_buf);
+	char lib_buf[PATH_MAX], env_path[PATH_MAX];
+	const char *lib;
 	struct command c = { .word = argv[0] };
 	struct env_size z;
-	int is_static;
+	int is_static, loader;
 
-	if (!lib)
+	/* the library must be of the class of the ld.so that loads it: the
+	 * program's, its interpreter's, or env's for a static program */
+	command_find(&c);
+	is_static = (c.loaded & EXEC_STATIC) != 0;
+	loader = is_static ? env_find(env_path, &c) : c.loaded;
+	if (!(lib = library_find(lib_buf, kind_class(loader), 0)))
 		exit(EXIT_OSFILE);
 	if (strpbrk(lib, ": \t"))
 		fail(EXIT_OSFILE, "cannot preload %s: ld.so splits LD_PRELOAD "
 		     "at ':' and blanks", lib);
-	is_static = command_find(&c);
 	if (o->mode == MODE_EXPLAIN)
 		o->set[VAR_EXPLAIN] = "1";
 	z = env_size(o, lib);
@@ -698,7 +768,7 @@ static void run(struct options *o, char **argv)
 
 		command_env(o, lib, env, buf);
 		if (is_static)
-			run_through_env(o, &c, argv, env);
+			run_through_env(o, &c, env_path, argv, env);
 		exec_command(&c, argv, env);
 	}
 	exec_failed(c.word, errno);
@@ -1048,16 +1118,25 @@ static void prune_locks(const struct options *o)
 
 /* ---- main --------------------------------------------------------------------- */
 
+/* The version and the libraries single would preload: its own class's,
+ * which must be there (72 if not, as for a start), and the other
+ * class's, if there is one (a start says why not). */
 __attribute__((noreturn))
 static void version(void)
 {
+	const int other = NATIVE_CLASS == EXEC_64 ? EXEC_32 : EXEC_64;
 	char buf[PATH_MAX];
 	const char *lib;
 
 	printf("single (libsingle) %s\n", SINGLE_VERSION);
 	fflush(stdout);
-	if ((lib = library_find(buf)))
-		printf("library: %s\n", lib);
+	if (!(lib = library_find(buf, NATIVE_CLASS, 0)))
+		exit(EXIT_OSFILE);
+	printf("library: %s\n", lib);
+	if (env_get(LIB_VAR) && *env_get(LIB_VAR))
+		exit(0);
+	lib = library_find(buf, other, 1);
+	printf("library for %s-bit programs: %s\n", CLASS_BITS(other), lib ? lib : "none");
 	exit(0);
 }
 

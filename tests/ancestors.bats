@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # A descendant of the holder that starts the same program runs: the
 # ancestor rule asks the kernel which ancestor holds the lock, instead of
 # trusting the pid written in the lock file (issues #9.11, #10.16), and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # A lock directory on btrfs (issue #9.13).  In a btrfs subvolume, stat(2)
 # reports a device number of the subvolume's own, while /proc/locks and
 # /proc/PID/fdinfo print the file system's: a holder looked up by the

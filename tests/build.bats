@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # The library builds with gcc and clang, with -Wall -Wextra and not one
 # warning.  Each build runs in a copy of the sources, so the tree other
 # tests use is never rebuilt under them.

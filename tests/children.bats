@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # The lock lives as long as the instance (issue #3), and the instance is
 # the program, not what it starts: a child started with exec (a shell's
 # background job, posix_spawn, system, popen) does not hold the lock, so

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # What a start costs, guarded from outside.  Every distinct libc function
 # the library calls costs a symbol lookup in ld.so at its first call
 # (about 700 instructions, tests/bench/README.md): the constructor makes

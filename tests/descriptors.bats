@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # The lock lives as long as the instance (issue #3): whatever a program
 # does with its descriptors (closing all of them, dup2 onto every number,
 # from several threads at once), its lock stays held and a second start

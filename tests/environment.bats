@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Children are not the program: LD_PRELOAD and the settings are taken out
 # of their environment, a descendant starting the same program is never
 # stopped by its ancestor, and SINGLE_PROGRAMS locks only what it lists.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # The lock lives as long as the instance (issue #3), through the holder's
 # own exec: a wrapper script that ends in "exec real-program", bash -c
 # running its last command in place, every exec function of a C program.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared helpers for the bats suite.
 #
 # SINGLE_TESTLIB runs the suite against another build of the library

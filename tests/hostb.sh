@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # hostb.sh BOOT_ID_FILE CMD...: run CMD as if on a second host that
 # shares this one's file systems: a UTS namespace named "hostb", a PID
 # namespace with its own /proc, and the boot id in BOOT_ID_FILE

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # One instance across hosts: with SINGLE_DIR on a file system several
 # hosts share, a holder on another host is named by its host, never
 # signalled, and never taken for an ancestor.  The second host is

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Which starts exclude each other (the key), and the lock file names.
 #
 # Every script here is a small "holder": JOB READY [RELEASE] writes its pid

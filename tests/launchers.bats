@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Launchers that fork or clear the environment (issue #9.1): the lock
 # belongs to the program the launcher runs, in the program's own process,
 # whether the launcher execs it (env), forks it and waits (timeout), or

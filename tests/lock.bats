@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # The lock is taken before main() and kept exactly as long as the program
 # runs; a start that finds it taken ends before main() without a trace.
 

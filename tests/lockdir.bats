@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Where locks live, and what the library refuses to use there.
 
 load helpers

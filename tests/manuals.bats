@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # The manuals (scripts/single.1, preload/libsingle.7) and the service
 # examples (scripts/examples/): they render cleanly, cover what the code
 # has, say what the library does, and the examples are valid.

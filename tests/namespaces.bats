@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # A /proc the library cannot trust: one that belongs to another PID
 # namespace (issue #9.10), or none at all (#10.2).  Pids read there mean
 # nothing to the caller, so nothing is signalled and no ancestor is

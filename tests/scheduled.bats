@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Scheduled jobs in practice: a stuck holder is said and exits 75
 # (SINGLE_STALE), a burst of triggers during a run gives one more run
 # (SINGLE_QUEUE), and every start turned away is counted in the holder's

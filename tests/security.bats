@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # The security view: every refusal leaves the file system as it was.
 # Each case plants something hostile where the lock would go, starts a
 # program, and checks the one-line refusal, that main() never ran, and

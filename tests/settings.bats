@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Bad settings and setup errors: one line naming the value or the path
 # and the reason, the documented status, and main() never runs (unless
 # SINGLE_ON_ERROR=run, for setup errors only).

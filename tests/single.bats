@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # single(1): the command-line front end.  Its options set the SINGLE_*
 # variables and it execs COMMAND with the library first in LD_PRELOAD;
 # static programs go through env.  The library's own behaviour is tested

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # The first thing a user tries: one start runs, a second one does not.
 
 load helpers

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # How little stack a locked start needs (issue #10.9).  A program that
 # runs under a small `ulimit -s` must not crash with SIGSEGV in the
 # library's constructor before its main ever runs.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # The short form of tests/stress.sh (make stress runs the long one):
 # simultaneous starts of one program, exactly one runs its main() in every
 # round; then start/skip cycles against one holder leave its descriptors

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # stress.sh [ROUNDS [N [CYCLES]]]: the lock under load (issue #3).
 #
 # Race: in each of ROUNDS rounds (default 20), N starts (default 200) of

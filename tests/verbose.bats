@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # SINGLE_VERBOSE: one line on stderr when a start is skipped, waits, or
 # times out, naming the program and the holder's pid; silence without it.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # SINGLE_WAIT: waiting for the lock instead of skipping.
 
 load helpers

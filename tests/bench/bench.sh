@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # make bench: what libsingle costs a start, measured in this run and
 # printed as one table.  Every figure is a median with its spread and a
 # ratio to its baseline; a figure whose tool is missing says so instead.
@@ -7,7 +8,9 @@
 # stamp and libempty.so built from tests/bench/, and single-dynamic, the
 # command linked without -static), and for the linker
 # experiment LIB_OBJS, LIB_LINK (the Makefile's link command without -o
-# and objects) and LIB_COMPILE (its compile command, for -fno-plt).
+# and objects) and LIB_COMPILE (its compile command, for -fno-plt); for
+# the hardening figures LIB_COMPILE_UNHARDENED (the same without the
+# HARDEN flags) and LIB_HARDEN (those flags).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -346,6 +349,42 @@ else
 	ld_variant "-fno-plt" "" noplt
 	ld_variant "norelro+noseparate-code+relr+gc-sections" \
 		"-Wl,-z,norelro -Wl,-z,noseparate-code -Wl,-z,pack-relative-relocs -Wl,--gc-sections"
+fi
+
+# ---- hardening flags ---------------------------------------------------------
+# The library's objects compiled again without the Makefile's HARDEN
+# flags, then with each of them, and linked as the Makefile links them.
+section "hardening flags on the library (callgrind Ir of one lock-taking $TRUE start, median of 3)"
+if [ -z "${LIB_COMPILE_UNHARDENED:-}" ] || [ -z "${LIB_LINK:-}" ] || ! have valgrind; then
+	echo "  not measured: needs valgrind, and LIB_COMPILE_UNHARDENED and LIB_LINK from the Makefile"
+else
+	printf '%-44s %-10s %-10s %s\n' variant Ir "vs none" "share of the start"
+	hard_variant() {  # hard_variant LABEL [CFLAGS...]
+		local label=$1 dir src ir
+		shift
+		# names of one length: the path is part of what ld.so does
+		hard_n=$((hard_n + 1))
+		dir=$W/hard.$hard_n
+		mkdir -p "$dir"
+		for src in $LIB_SRCS; do
+			# shellcheck disable=SC2086 # LIB_COMPILE_UNHARDENED is a command line
+			$LIB_COMPILE_UNHARDENED "$@" -c -o "$dir/$(basename "$src" .c).o" "$src" ||
+				{ echo "  $label: compile failed"; return; }
+		done
+		# shellcheck disable=SC2086 # LIB_LINK and LIB_LDLIBS are word lists
+		$LIB_LINK -o "$dir/lib.so" "$dir"/*.o $LIB_LDLIBS || { echo "  $label: link failed"; return; }
+		read -r ir _ _ < <(VG_RUNS=3 irs "$dir/lib.so")
+		[ -n "${ir_none:-}" ] || ir_none=$ir
+		printf '%-44s %-10s %-10s %s\n' "$label" "$ir" \
+			"$(awk "BEGIN { printf \"%+d\", $ir - $ir_none }")" \
+			"$(awk "BEGIN { printf \"%+.2f%%\", ($ir - $ir_none) * 100 / $ir_none }")"
+	}
+	ir_none='' hard_n=0
+	hard_variant "none (HARDEN=)"
+	hard_variant "-fstack-protector-strong" -fstack-protector-strong
+	hard_variant "-D_FORTIFY_SOURCE=2" -D_FORTIFY_SOURCE=2
+	# shellcheck disable=SC2086 # LIB_HARDEN is a word list
+	hard_variant "as built (HARDEN=${LIB_HARDEN:-})" ${LIB_HARDEN:-}
 fi
 
 printf '\nbench took %.0f s\n' "$(awk "BEGIN { print $(date +%s.%N) - $started }")"

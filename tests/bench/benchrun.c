@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* benchrun: the timing half of `make bench` (tests/bench/bench.sh prints
  * the table).  Every process is started with posix_spawn or fork+exec from
  * here, never by a shell loop, so the figures are the cost of a start and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stamp MODE: the program the handover and contention benchmarks start.
  *
  * Reports CLOCK_MONOTONIC at the start of main() as a record on fd 3

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared by the libFuzzer harnesses: the input cut into NUL-terminated
  * words, each in its own allocation of exactly its size, so that
  * AddressSanitizer sees a read one byte past any of them. */

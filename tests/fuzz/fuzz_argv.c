@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* interp_parse and launcher_command never read past argv (each word is
  * its own allocation, argv[argc] is NULL), and what they return points
  * into argv.  Also the path key_started_as takes: a launcher, then an

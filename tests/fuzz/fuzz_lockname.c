@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lockname_for, lockname_named, lockname_slot: every name is a valid file
  * name (no '/', not "." or "..", at most NAME_MAX bytes, ending ".lock"
  * or, for a slot, ".lock.N"), and two different keys never share a name

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* preload_remove and preload_has: after removal no entry has our file
  * name, every other entry is still there in its order, and the value
  * only got shorter; preload_has agrees with a plain scan.

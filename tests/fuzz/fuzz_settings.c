@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* parse_seconds, parse_u64, parse_bool against simple references.
  *
  * Input: byte 0 picks the parser, byte 1..8 a maximum for parse_u64,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bigenv COMMAND: from a thread with a 64 KiB stack, execve COMMAND with
  * an environment of 20,000 variables (the caller's LD_PRELOAD and SINGLE_*
  * passed on among them).  Exits 71 if the exec fails. */

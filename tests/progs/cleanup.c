@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cleanup [-f PATH]... [-g PGID]... DIR: end everything a bats test
  * started, for its teardown (tests/helpers.bash), and never block doing so.
  *

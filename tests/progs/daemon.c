@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* daemon HOW READY RELEASE [CMD...]: a holder that can go into the
  * background and start the same program again below itself.
  *

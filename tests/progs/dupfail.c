@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dupfail: dup2 and dup3 from a number that is not open onto the
  * library's descriptors (1022, 1023) fail with EBADF and change nothing:
  * afterwards close() of those numbers still fails with EBADF, as for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* envholder READY [RELEASE [child]]: a holder that says what it sees.
  *
  * The final image of the exec tests.  Before READY is written it closes

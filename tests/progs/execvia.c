@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* execvia FUNC TARGET READY RELEASE: exec TARGET READY RELEASE through
  * FUNC (execve execv execvp execvpe execl execlp execle fexecve execveat).
  *

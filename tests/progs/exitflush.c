@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* exitflush: shows whether anything of the program ran at exit.
  *
  * Before any shared library's constructor (from .preinit_array, which

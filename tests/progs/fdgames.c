@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fdgames MODE OUT READY [RELEASE]: descriptor games a program may play,
  * with every call's result written to OUT, so a run with the library can
  * be compared line by line with a run without it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fdthreads READY RELEASE [ROUNDS [evict]]: several threads play
  * descriptor games at once (dup2/dup3 onto random numbers from 3 to 1023,
  * 1022 and 1023 often, close() of random numbers and of 1022/1023,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* forker HOW READY RELEASE: start a child, then hold like tests/bin/holder.
  *
  * HOW says how the child is started:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* forkguard ROUNDS: one thread closes a range that spans the library's
  * descriptors over and over (so it often holds the library's guard)
  * while the main thread forks; each child does the same close once and

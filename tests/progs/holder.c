@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* holder READY [RELEASE]: the program under test in most cases.
  *
  * main() writes its pid into READY (through a rename, so a reader never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mbsync ACCOUNT: stands in for a mail sync of one account, for the tests
  * of SINGLE_SCOPE=command (single -a): "mbsync work" and "mbsync home".
  *

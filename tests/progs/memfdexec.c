@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* memfdexec [-p LIB] NAME FILE [ARG...]: run a copy of the executable
  * FILE from a memfd named NAME, as programs that unpack themselves into
  * memory do.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* reap [-g] CMD...: run CMD and wait for it and for every process it
  * leaves behind (setsid -f, a daemon's fork), so a test knows when a
  * start that forked has really ended.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rtblock READY [RELEASE]: a holder that starts with every real-time
  * signal blocked, some of them perhaps pending, and says which are
  * pending when main() runs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sigstate: prints, at the start of main(), the process state a waiting
  * start must leave as it found it.
  *

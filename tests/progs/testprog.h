@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* testprog.h: what the test programs (tests/progs/NAME.c) share.
  *
  * The protocol of tests/helpers.bash: a program writes its pid (and what
