@@ -76,7 +76,7 @@ int exec_remember_self(const char *entry, int lasting)
 static int holding(void)
 {
 	return __atomic_load_n(&hidden_fd[HIDDEN_LOCK], __ATOMIC_ACQUIRE) >= 0 &&
-	       sys_getpid() == holder_pid;
+	       (held_for_command || sys_getpid() == holder_pid);
 }
 
 /* The descriptors as one exec carries them: read once, under the guard. */
@@ -142,24 +142,35 @@ static char *append_number(char *to, uint64_t v)
 	return to + format_u64(to, v);
 }
 
-/* SINGLE_HELD=LOCKFD:DIRFD:DEV:INO:PID */
-static void held_entry(char *out, const struct carried *c,
-		       const struct fileinfo *fi)
+/* SINGLE_HELD=LOCKFD:DIRFD:DEV:INO:PID, one such entry for each lock
+ * held, separated by commas; PID is the process that makes the exec.
+ * Returns the end of what it wrote, or NULL when a lock's descriptor is
+ * not open. */
+static char *held_entry(char *out, const struct carried *c)
 {
-	int dirfd = c->fd[HIDDEN_DIR] >= 0 ? c->fd[HIDDEN_DIR] :
-		    c->fd[HIDDEN_LOCK];
+	pid_t self = sys_getpid();
 
 	out = append(out, var_name(VAR_HELD));
-	out = append(out, "=");
-	out = append_number(out, (uint64_t)c->fd[HIDDEN_LOCK]);
-	out = append(out, ":");
-	out = append_number(out, (uint64_t)dirfd);
-	out = append(out, ":");
-	out = append_number(out, fi->dev);
-	out = append(out, ":");
-	out = append_number(out, fi->ino);
-	out = append(out, ":");
-	append_number(out, (uint64_t)holder_pid);
+	for (int w = HIDDEN_LOCK; w < HIDDEN_N; w += 2) {
+		int lockfd = c->fd[w + HIDDEN_LOCK], dirfd = c->fd[w + HIDDEN_DIR];
+		struct fileinfo fi;
+
+		if (lockfd < 0)
+			continue;
+		if (sys_fileinfo(lockfd, "", SYS_AT_EMPTY_PATH, &fi) < 0)
+			return NULL;
+		out = append(out, w == HIDDEN_LOCK ? "=" : ",");
+		out = append_number(out, (uint64_t)lockfd);
+		out = append(out, ":");
+		out = append_number(out, (uint64_t)(dirfd >= 0 ? dirfd : lockfd));
+		out = append(out, ":");
+		out = append_number(out, fi.dev);
+		out = append(out, ":");
+		out = append_number(out, fi.ino);
+		out = append(out, ":");
+		out = append_number(out, (uint64_t)self);
+	}
+	return out;
 }
 
 static int carry_env_build(struct carry_env *ce, char *const envp[],
@@ -169,12 +180,11 @@ static int carry_env_build(struct carry_env *ce, char *const envp[],
 	size_t n = env_count(envp), k = 0;
 	size_t plen = sizeof "LD_PRELOAD=" + str_len(self_entry) + 1 +
 		      (old ? str_len(old) : 0);
-	const size_t hlen = 128;
+	/* "SINGLE_HELD=", then five numbers of up to 20 digits and their
+	 * separators for each lock */
+	const size_t hlen = 16 + HELD_MAX * 5 * 21;
 	char *preload, *held, *p;
-	struct fileinfo fi;
 
-	if (sys_fileinfo(c->fd[HIDDEN_LOCK], "", SYS_AT_EMPTY_PATH, &fi) < 0)
-		return -1;
 	ce->size = (n + 3) * sizeof(char *) + plen + hlen;
 	if (!(ce->env = sys_mmap_anon(ce->size)))
 		return -ENOMEM;
@@ -188,7 +198,10 @@ static int carry_env_build(struct carry_env *ce, char *const envp[],
 		if (old && *old)
 			append(append(p, ":"), old);
 	}
-	held_entry(held, c, &fi);
+	if (!held_entry(held, c)) {
+		sys_munmap(ce->env, ce->size);
+		return -EBADF;
+	}
 	ce->env[k++] = preload;
 	ce->env[k++] = held;
 	for (size_t i = 0; i < n; i++)
@@ -239,50 +252,93 @@ long exec_carrying(char *const envp[], exec_fn fn, const void *ctx)
 	return rc;
 }
 
-/* One field of SINGLE_HELD: a number up to max, then `end`. */
-static int held_field(const char **s, char end, uint64_t max, uint64_t *out)
+/* One number of SINGLE_HELD, up to max: the character after it (then
+ * skipped), or -1. */
+static int held_number(const char **s, uint64_t max, uint64_t *out)
 {
 	const char *p = scan_u64(*s, max, out);
 
-	if (!p || *p != end)
+	if (!p)
 		return -1;
-	*s = p + 1;
-	return 0;
+	*s = *p ? p + 1 : p;
+	return (unsigned char)*p;
 }
 
-/* The new image's side: take over what SINGLE_HELD names, if it really
- * is ours (same process, descriptors open on the same file and
- * directory).  Returns 1 when SINGLE_HELD was there at all: a process
- * that finds it without being the holder is a child of a program the
- * library could not reach (a static binary run through single(1)), and is
- * left alone.  The caller takes SINGLE_HELD out of the environment either
- * way. */
-int held_adopt(const char *v)
-{
+/* One entry, LOCKFD:DIRFD:DEV:INO:PID */
+struct held_one {
 	uint64_t lockfd, dirfd, dev, ino, pid;
-	struct fileinfo fi;
-	const char *p = v;
-	int dir;
+};
 
-	if (!v)
+/* The next entry into h: what ends it (',' or '\0'), or -1. */
+static int held_parse(const char **p, struct held_one *h)
+{
+	int end;
+
+	if (held_number(p, INT_MAX, &h->lockfd) != ':' ||
+	    held_number(p, INT_MAX, &h->dirfd) != ':' ||
+	    held_number(p, UINT64_MAX, &h->dev) != ':' ||
+	    held_number(p, UINT64_MAX, &h->ino) != ':')
+		return -1;
+	end = held_number(p, INT_MAX, &h->pid);
+	return end == ',' || end == '\0' ? end : -1;
+}
+
+/* Does h name a descriptor of this process that holds the exclusive lock
+ * on the file it says?  Where /proc cannot tell, the lock is asked for
+ * without waiting through that descriptor: it is granted at once when
+ * the descriptor holds it already (and, there, when nobody did). */
+static int held_valid(const struct held_one *h)
+{
+	struct fileinfo fi;
+	int r;
+
+	if (sys_fileinfo((int)h->lockfd, "", SYS_AT_EMPTY_PATH, &fi) < 0 ||
+	    fi.dev != h->dev || fi.ino != h->ino || !S_ISREG(fi.mode))
 		return 0;
-	if (held_field(&p, ':', INT_MAX, &lockfd) < 0 ||
-	    held_field(&p, ':', INT_MAX, &dirfd) < 0 ||
-	    held_field(&p, ':', UINT64_MAX, &dev) < 0 ||
-	    held_field(&p, ':', UINT64_MAX, &ino) < 0 ||
-	    held_field(&p, '\0', INT_MAX, &pid) < 0)
-		return 1;
-	if ((pid_t)pid != sys_getpid() ||
-	    sys_fileinfo((int)lockfd, "", SYS_AT_EMPTY_PATH, &fi) < 0 ||
-	    fi.dev != dev || fi.ino != ino)
-		return 1;
-	sys_fcntl((int)lockfd, F_SETFD, FD_CLOEXEC);
-	dir = (int)dirfd;
-	if (sys_fileinfo(dir, "", SYS_AT_EMPTY_PATH, &fi) == 0 && S_ISDIR(fi.mode))
-		sys_fcntl(dir, F_SETFD, FD_CLOEXEC);
-	else
-		dir = -1;
-	holder_pid = (pid_t)pid;
-	hidden_adopt((int)lockfd, dir);
-	return 1;
+	if ((r = self_holds((int)h->lockfd, &fi)) >= 0)
+		return r;
+	return sys_flock((int)h->lockfd, LOCK_EX | LOCK_NB) == 0;
+}
+
+/* The new image's side.  SINGLE_HELD names the locks the previous image
+ * held when it exec'd, and the process that made the exec.  Each entry
+ * is believed only if its descriptor really holds that lock here; one
+ * that does not (a value left over in an environment, forged, or
+ * garbage) is dropped, and with nothing left the start locks as usual.
+ * Named by this very process: the locks are adopted and hidden again.
+ * Named by another (our parent, a static program the library could not
+ * reach, which exec'd from single(1) and then started us): the lock is
+ * the parent's, and this child is left alone.  The caller takes
+ * SINGLE_HELD out of the environment either way. */
+enum held_state held_adopt(const char *v)
+{
+	pid_t self = sys_getpid();
+	const char *p = v;
+	struct held_one h;
+	enum held_state state = HELD_NONE;
+	int end = ',';
+
+	while (v && end == ',' && (end = held_parse(&p, &h)) >= 0) {
+		struct fileinfo fi;
+		int dir = (int)h.dirfd;
+
+		if (!held_valid(&h))
+			continue;
+		if ((pid_t)h.pid != self) {
+			if (state == HELD_NONE)
+				state = HELD_INHERITED;
+			continue;
+		}
+		if (dir == (int)h.lockfd ||
+		    sys_fileinfo(dir, "", SYS_AT_EMPTY_PATH, &fi) < 0 || !S_ISDIR(fi.mode))
+			dir = -1;
+		if (hidden_adopt((int)h.lockfd, dir) < 0)
+			break;
+		sys_fcntl((int)h.lockfd, F_SETFD, FD_CLOEXEC);
+		if (dir >= 0)
+			sys_fcntl(dir, F_SETFD, FD_CLOEXEC);
+		holder_pid = self;
+		state = HELD_ADOPTED;
+	}
+	return state;
 }

@@ -21,8 +21,9 @@
 #include "single.h"
 #include "sys.h"
 
-int hidden_fd[HIDDEN_N] = { -1, -1 };
+int hidden_fd[HIDDEN_N] = { [0 ... HIDDEN_N - 1] = -1 };
 pid_t holder_pid;
+int held_for_command;
 
 /* Whose descriptor table hidden_fd describes.
  *
@@ -112,7 +113,7 @@ int hidden_ours(void)
  * stores, the new number into hidden_fd, then -1 into moving: readers
  * look at moving first, so that none can read the old number from one
  * and -1 from the other. */
-static int moving[HIDDEN_N] = { -1, -1 };
+static int moving[HIDDEN_N] = { [0 ... HIDDEN_N - 1] = -1 };
 
 static int load(int which)
 {
@@ -170,14 +171,21 @@ static int limits_set(const struct limits *l)
 	return (int)SYS_(SYS_prlimit64, 0, RLIMIT_NOFILE, l, 0, 0, 0);
 }
 
+static int dup_highest_free(int fd, int limit);
+
+/* A copy of fd at the top of the table: HIGH_FD and up, else (a soft
+ * limit below that, or the top taken by an earlier lock) as high as it
+ * goes below the soft limit. */
 static int dup_top(int fd)
 {
 	struct limits rl = { 0, 0 };
 	int high = sys_fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
 
 	if (high == -EINVAL && limits_get(&rl) == 0)
-		high = sys_fcntl(fd, F_DUPFD_CLOEXEC, rl.cur > HIDDEN_N + 3 ?
-				 (long)rl.cur - HIDDEN_N : 3);
+		high = sys_fcntl(fd, F_DUPFD_CLOEXEC, rl.cur > 2 + 3 ?
+				 (long)rl.cur - 2 : 3);
+	else if (high == -EMFILE && limits_get(&rl) == 0)
+		high = dup_highest_free(fd, rl.cur < HIGH_FD ? (int)rl.cur : HIGH_FD);
 	return high;
 }
 
@@ -432,10 +440,31 @@ static void close_pair(int a, int b)
 	sys_close(b);
 }
 
-void hide_fds(int lockfd, int dirfd)
+/* The first free pair of hidden_fd, or -1.  Only the constructor fills
+ * the table, before any thread exists. */
+static int free_pair(void)
 {
-	int lock_high = dup_top(lockfd);
-	int dir_high = lock_high < 0 ? -1 : dup_top(dirfd);
+	for (int w = HIDDEN_LOCK; w < HIDDEN_N; w += 2)
+		if (load(w) < 0)
+			return w;
+	return -1;
+}
+
+static void publish(int w, int lockfd, int dirfd)
+{
+	state_init();
+	__atomic_store_n(&hidden_fd[w + HIDDEN_DIR], dirfd, __ATOMIC_RELEASE);
+	__atomic_store_n(&hidden_fd[w + HIDDEN_LOCK], lockfd, __ATOMIC_RELEASE);
+}
+
+int hide_fds(int lockfd, int dirfd)
+{
+	int w = free_pair(), lock_high, dir_high;
+
+	if (w < 0)
+		return -1;
+	lock_high = dup_top(lockfd);
+	dir_high = lock_high < 0 ? -1 : dup_top(dirfd);
 
 	if (dir_high >= 0) {
 		close_pair(lockfd, dirfd);
@@ -447,15 +476,28 @@ void hide_fds(int lockfd, int dirfd)
 		lock_high = lockfd;
 		dir_high = dirfd;
 	}
-	state_init();
-	__atomic_store_n(&hidden_fd[HIDDEN_LOCK], lock_high, __ATOMIC_RELEASE);
-	__atomic_store_n(&hidden_fd[HIDDEN_DIR], dir_high, __ATOMIC_RELEASE);
+	publish(w, lock_high, dir_high);
+	return lock_high;
 }
 
-void hidden_adopt(int lockfd, int dirfd)
+int hidden_adopt(int lockfd, int dirfd)
 {
-	state_init();
-	__atomic_store_n(&hidden_fd[HIDDEN_LOCK], lockfd, __ATOMIC_RELEASE);
-	__atomic_store_n(&hidden_fd[HIDDEN_DIR], dirfd, __ATOMIC_RELEASE);
+	int w = free_pair();
+
+	if (w < 0)
+		return -1;
+	publish(w, lockfd, dirfd);
+	return 0;
+}
+
+int hidden_holds(const struct fileinfo *fi)
+{
+	for (int w = HIDDEN_LOCK; w < HIDDEN_N; w += 2) {
+		int fd = load(w);
+
+		if (fd >= 0 && same_file(fd, fi))
+			return 1;
+	}
+	return 0;
 }
 

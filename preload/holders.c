@@ -86,6 +86,20 @@ static int fd_holds(long pid, long fd, const struct fileinfo *fi)
 	       has_lock_line(info, fi->ino);
 }
 
+int self_holds(int fd, const struct fileinfo *fi)
+{
+	char path[48], info[1024];
+	long n;
+
+	/* /proc/self is this process in whichever PID namespace /proc
+	 * belongs to, or missing */
+	mem_copy(path, "/proc/self/fdinfo/", sizeof "/proc/self/fdinfo/");
+	format_u64(path + sizeof "/proc/self/fdinfo/" - 1, (uint64_t)fd);
+	if ((n = proc_read(path, info, sizeof info)) < 0)
+		return n == -ENOENT && proc_is_ours() ? 0 : -1;
+	return has_lock_line(info, fi->ino);
+}
+
 int pid_holds_lock(pid_t pid, const struct fileinfo *fi, int hint)
 {
 	struct numdir fds;

@@ -43,7 +43,12 @@ static void self_find(const char *preload)
  * for every program, and so do the settings. */
 static void leave_environment(int stay, char *preload)
 {
+	static int left;
 	int emptied;
+
+	if (left)
+		return;
+	left = 1;
 
 	/* only a process that holds the lock (or runs without it) needs to
 	 * know how to name the library to an exec */
@@ -177,6 +182,7 @@ static void run(const char *const raw[VAR_N], char *preload, int argc,
 		goto error;
 	switch (lock_take(&rq, &dir, &status)) {
 	case LOCK_TAKEN:
+		held_for_command = key.launcher_locks;
 		leave_environment(st.programs != NULL, preload);
 		return;
 	case LOCK_BUSY:
@@ -229,6 +235,8 @@ __attribute__((constructor)) static void single_init(int argc, char **argv)
 {
 	const char *raw[VAR_N];
 	char *preload;
+	enum held_state held;
+	int rc;
 
 	/* Secure-execution mode (set-user-ID, set-group-ID, capabilities):
 	 * the library does nothing.  Nothing from the environment may steer
@@ -237,16 +245,23 @@ __attribute__((constructor)) static void single_init(int argc, char **argv)
 	if (getauxval(AT_SECURE))
 		return;
 	env_collect(raw, &preload);
-	if (raw[VAR_HELD]) {
-		held_adopt(raw[VAR_HELD]);
+	/* An image that came with the lock through exec keeps it and locks
+	 * nothing more, unless SINGLE_PROGRAMS lists it: then it takes its
+	 * own lock too (the same one, when the key is the same, it has
+	 * already).  A SINGLE_HELD that names no lock held here counts for
+	 * nothing. */
+	held = raw[VAR_HELD] ? held_adopt(raw[VAR_HELD]) : HELD_NONE;
+	if (held == HELD_INHERITED || (held == HELD_ADOPTED && !raw[VAR_PROGRAMS])) {
 		leave_environment(raw[VAR_PROGRAMS] != NULL, preload);
-	} else {
-		int rc = CTOR_GETS_ARGS ? 0 : program_args(&argc, &argv);
-
-		if (rc < 0)
-			no_command_line(raw, preload, rc);
-		else if (argc > 0)
-			run(raw, preload, argc, argv);
-		program_args_release();
+		return;
 	}
+	rc = CTOR_GETS_ARGS ? 0 : program_args(&argc, &argv);
+	if (rc < 0)
+		no_command_line(raw, preload, rc);
+	else if (argc > 0)
+		run(raw, preload, argc, argv);
+	program_args_release();
+	/* SINGLE_HELD is this process's alone, whatever run() decided */
+	if (raw[VAR_HELD])
+		leave_environment(raw[VAR_PROGRAMS] != NULL, preload);
 }

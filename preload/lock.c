@@ -179,7 +179,9 @@ static int slots_try(const struct lock_request *rq, const struct lockdir *d,
 			return r == 1 ? SLOTS_TAKEN : r;
 		}
 		record_read(t->fd, &rec);
-		if (held_by_ancestor(b, t, &rec)) {
+		/* held by this very process: a lock it came with through
+		 * exec, under the same key */
+		if (hidden_holds(&t->fi) || held_by_ancestor(b, t, &rec)) {
 			sys_close(t->fd);
 			if (slot != 1)
 				sys_close(b->first.fd);
@@ -290,16 +292,24 @@ static int replace_holders(const struct lock_request *rq, struct busy *b)
 /* ---- taking it -------------------------------------------------------- */
 
 static enum lock_result taken(const struct lock_request *rq,
-			      const struct lockdir *d, struct held *h)
+			      const struct lockdir *d, struct held *h, int *status)
 {
-	holder_pid = sys_getpid();
+	int fd;
+
 	/* A shared lock on the directory keeps systemd-tmpfiles from
 	 * cleaning it by age while we run; where directories cannot be
 	 * locked (NFS) that protection is simply not there. */
 	sys_flock(d->fd, LOCK_SH | LOCK_NB);
-	hide_fds(h->fd, d->fd);
+	if ((fd = hide_fds(h->fd, d->fd)) < 0) {
+		say("cannot hold %s/%s: this process holds %d locks already",
+		    d->path, h->name, HELD_MAX);
+		sys_close(h->fd);
+		*status = EXIT_OSERR;
+		return LOCK_ERROR;
+	}
+	holder_pid = sys_getpid();
 	if (h->writable) {
-		struct record rec = { .pid = holder_pid, .fd = hidden_fd[HIDDEN_LOCK] };
+		struct record rec = { .pid = holder_pid, .fd = fd };
 		size_t n = str_len(rq->program);
 
 		record_this_host(&rec);
@@ -415,7 +425,7 @@ enum lock_result lock_take(const struct lock_request *rq, struct lockdir *d,
 		if (r == SLOTS_TAKEN || r == SLOTS_ANCESTOR || r < 0) {
 			if (r < 0)
 				*status = -r;
-			res = r == SLOTS_TAKEN ? taken(rq, d, &h) :
+			res = r == SLOTS_TAKEN ? taken(rq, d, &h, status) :
 			      r == SLOTS_ANCESTOR ? LOCK_ANCESTOR : LOCK_ERROR;
 			break;
 		}
@@ -429,7 +439,7 @@ enum lock_result lock_take(const struct lock_request *rq, struct lockdir *d,
 		if (st->max == 1) {
 			r = flock_until(b.first.fd, deadline);
 			if (r == 0 && lockfile_still_there(d, b.first.name, &b.first.fi)) {
-				res = taken(rq, d, &b.first);
+				res = taken(rq, d, &b.first, status);
 				break;
 			}
 		} else {

@@ -489,6 +489,9 @@ SINGLE_HIDDEN pid_t proc_parent(pid_t pid);
 
 /* Is /proc mounted, and for this process's PID namespace? */
 SINGLE_HIDDEN int proc_is_ours(void);
+/* Does this process hold an exclusive flock on fi through its descriptor
+ * fd (and no other)?  1, 0, or -1 when /proc cannot tell. */
+SINGLE_HIDDEN int self_holds(int fd, const struct fileinfo *fi);
 /* Does pid hold an exclusive flock on the file?  Its descriptor `hint`
  * (-1: none) is looked at first. */
 SINGLE_HIDDEN int pid_holds_lock(pid_t pid, const struct fileinfo *fi, int hint);
@@ -573,24 +576,40 @@ SINGLE_HIDDEN void wait_pause(int64_t ns);
 
 /* ---- hide.c: the descriptors kept out of the program's way -------------- */
 
-/* The lock and its directory. */
-enum { HIDDEN_LOCK, HIDDEN_DIR, HIDDEN_N };
+/* The locks held, each with its directory: lock k is hidden_fd[2k]
+ * (HIDDEN_LOCK + 2k), its directory hidden_fd[2k + 1].  A process holds
+ * more than one only when an image that came with locks through exec is
+ * listed under a key of its own (a listed wrapper that execs another
+ * listed program): it takes that one too.  Lock 0 is always the first
+ * taken. */
+#define HELD_MAX 4
+enum { HIDDEN_LOCK, HIDDEN_DIR, HIDDEN_N = 2 * HELD_MAX };
 
-/* Where the descriptors go at first: the top of the usual 1024-entry
- * table, far above what programs open. */
-#define HIGH_FD (1024 - HIDDEN_N)
+/* Where the first lock and its directory go: the top of the usual
+ * 1024-entry table, far above what programs open (further locks go just
+ * below). */
+#define HIGH_FD (1024 - 2)
 
 SINGLE_HIDDEN extern int hidden_fd[HIDDEN_N];
 /* The process that took the lock (or adopted it through exec): only it
- * carries the lock through its exec. */
+ * carries the lock through its exec... */
 SINGLE_HIDDEN extern pid_t holder_pid;
+/* ...unless the lock is a launcher's, held for the static command it
+ * runs (setsid -f, timeout): then whichever process of it execs, the
+ * launcher or a child it forked, carries the lock to the command. */
+SINGLE_HIDDEN extern int held_for_command;
 
-/* Move the lock and its directory out of the program's way (closing the
+/* Move a lock and its directory out of the program's way (closing the
  * originals) and remember them.  With no room to move them (a tiny
- * descriptor limit) they stay where they are, hidden all the same. */
-SINGLE_HIDDEN void hide_fds(int lockfd, int dirfd);
-/* Remember descriptors inherited through exec. */
-SINGLE_HIDDEN void hidden_adopt(int lockfd, int dirfd);
+ * descriptor limit) they stay where they are, hidden all the same.  The
+ * lock's number, or -1 when HELD_MAX locks are held already (nothing
+ * done). */
+SINGLE_HIDDEN int hide_fds(int lockfd, int dirfd);
+/* Remember descriptors inherited through exec; 0, or -1 when HELD_MAX
+ * locks are held already. */
+SINGLE_HIDDEN int hidden_adopt(int lockfd, int dirfd);
+/* Is the file fi one of the locks this process holds? */
+SINGLE_HIDDEN int hidden_holds(const struct fileinfo *fi);
 SINGLE_HIDDEN int is_hidden(int fd);
 /* Is the table of hidden descriptors this process's own (the holder, its
  * threads, a fork child), rather than the parent's of a child that shares
@@ -637,8 +656,15 @@ SINGLE_HIDDEN int exec_remember_self(const char *entry, int lasting);
  * carries the lock into the new image.  fn returns -errno; so does this. */
 SINGLE_HIDDEN long exec_carrying(char *const envp[], exec_fn fn,
 				 const void *ctx);
-/* In a new image: adopt the lock the previous image carried.  1 if
- * SINGLE_HELD was there at all. */
-SINGLE_HIDDEN int held_adopt(const char *held);
+/* In a new image: what SINGLE_HELD says (see held_adopt). */
+enum held_state {
+	HELD_NONE,      /* absent, or names no lock this process holds:
+			 * the start locks as usual */
+	HELD_ADOPTED,   /* this process exec'd holding them: adopted */
+	HELD_INHERITED, /* a child of a holder the library could not reach
+			 * (a static program run through single(1)): the
+			 * lock is its parent's, the child is left alone */
+};
+SINGLE_HIDDEN enum held_state held_adopt(const char *held);
 
 #endif

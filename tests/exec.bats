@@ -262,3 +262,110 @@ EOF2
 	(cd "$libdir" && LD_PRELOAD=$entry timeout 10 "$T/job" "$T/next.ready" /dev/null)
 	[ -e "$T/next.ready" ]
 }
+
+# ---- SINGLE_HELD that names no lock held here (issue #9.9) -----------------
+
+# held_value FD FILE PID: a SINGLE_HELD entry naming descriptor FD open on
+# FILE, said to be made by PID (libsingle(7), ENVIRONMENT)
+held_value() {
+	echo "$1:$1:$(( $(stat -c %Hd "$2") << 32 | $(stat -c %Ld "$2") )):$(stat -c %i "$2"):$3"
+}
+
+# locks_as_usual SINGLE_HELD-VALUE: a holder started with that value in
+# its environment locks as any start does: it holds its own lock, a
+# second start is skipped
+locks_as_usual() {
+	start_holder h SINGLE_HELD="$1"
+	[ "$(lock_holders "$HOLDER_LOCK")" = "$HOLDER_PID" ]
+	skipped "$BIN/holder" "$T/second.ready" /dev/null
+	[ ! -e "$T/second.ready" ]
+	finish h
+	lock_is_free "$HOLDER_LOCK"
+}
+
+@test "SINGLE_HELD=garbage: the start locks as usual" {
+	locks_as_usual garbage
+}
+
+@test "a SINGLE_HELD left over from another process (its pid, a number not open here): the start locks as usual" {
+	: >"$T/other.lock"
+	locks_as_usual "$(held_value 1021 "$T/other.lock" 1)"
+}
+
+@test "a forged SINGLE_HELD naming an unlocked descriptor of the process itself: the start locks as usual" {
+	needs_system_programs bash
+	: >"$T/forged.lock"
+	mkfifo "$T/release.h"
+	# bash opens descriptor 5 on the file and execs the holder in its own
+	# process, with a SINGLE_HELD that names it and that process
+	spawn bash -c 'exec 5<>"$1"; v=$(stat -c %Hd:%Ld:%i "$1"); IFS=: read -r maj min ino <<<"$v"
+		SINGLE_HELD="5:5:$((maj << 32 | min)):$ino:$$" LD_PRELOAD="$2" exec "$3" "$4" "$5"' \
+		_ "$T/forged.lock" "$PRELOAD" "$BIN/holder" "$T/h.ready" "$T/release.h"
+	HOLDER_PID=$BG_PID
+	wait_for_file_while "$T/h.ready" "$HOLDER_PID"
+	[ "$(lock_holders "$(holder_lock)")" = "$HOLDER_PID" ]
+	skipped "$BIN/holder" "$T/second.ready" /dev/null
+	[ ! -e "$T/second.ready" ]
+	finish h
+}
+
+# ---- a listed wrapper that execs a listed program (issue #9.2) ------------
+
+@test "SINGLE_PROGRAMS=mbsync:wrapper.sh, wrapper.sh ends in exec mbsync: mbsync holds the wrapper's lock and its own; a direct mbsync or wrapper.sh is skipped" {
+	needs_system_programs sh
+	mkdir "$T/bin"
+	cp "$BIN/holder" "$T/bin/mbsync"
+	printf '#!/bin/sh\nexec "%s" "$@"\n' "$T/bin/mbsync" >"$T/bin/wrapper.sh"
+	chmod +x "$T/bin/wrapper.sh"
+	local wlock mlock
+	wlock=$(lock_name "$T/bin/wrapper.sh")
+	mlock=$(lock_name "$T/bin/mbsync")
+	start_holder w SINGLE_PROGRAMS=mbsync:wrapper.sh -- "$T/bin/wrapper.sh" \
+		"$T/w.ready" "$T/release.w"
+	[ "$(cat "$T/w.ready")" = "$HOLDER_PID" ]
+	[ "$(lock_holders "$wlock")" = "$HOLDER_PID" ]
+	[ "$(lock_holders "$mlock")" = "$HOLDER_PID" ]
+	skipped SINGLE_PROGRAMS=mbsync:wrapper.sh "$T/bin/mbsync" "$T/m2.ready" /dev/null
+	[ ! -e "$T/m2.ready" ]
+	skipped SINGLE_PROGRAMS=mbsync:wrapper.sh "$T/bin/wrapper.sh" "$T/w2.ready" /dev/null
+	[ ! -e "$T/w2.ready" ]
+	finish w
+	lock_is_free "$wlock"
+	lock_is_free "$mlock"
+}
+
+@test "a listed wrapper whose exec'd program finds its own lock held is skipped, and lets the wrapper's lock go" {
+	needs_system_programs sh
+	mkdir "$T/bin"
+	cp "$BIN/holder" "$T/bin/mbsync"
+	printf '#!/bin/sh\nexec "%s" "$@"\n' "$T/bin/mbsync" >"$T/bin/wrapper.sh"
+	chmod +x "$T/bin/wrapper.sh"
+	local wlock
+	wlock=$(lock_name "$T/bin/wrapper.sh")
+	start_holder m SINGLE_PROGRAMS=mbsync:wrapper.sh -- "$T/bin/mbsync" \
+		"$T/m.ready" "$T/release.m"
+	run try_start SINGLE_PROGRAMS=mbsync:wrapper.sh SINGLE_CONFLICT_EXIT=5 \
+		"$T/bin/wrapper.sh" "$T/w.ready" /dev/null
+	[ "$status" -eq 5 ]
+	[ ! -e "$T/w.ready" ]
+	lock_is_free "$wlock"
+	finish m
+}
+
+@test "a listed program that execs itself under the same key keeps its one lock" {
+	needs_system_programs bash
+	cat >"$T/again" <<EOF2
+#!/bin/bash
+[ -n "\${AGAIN:-}" ] || AGAIN=1 exec "\$0" "\$@"
+exec "$BIN/holder" "\$@"
+EOF2
+	chmod +x "$T/again"
+	local lock
+	lock=$(lock_name "$T/again")
+	start_holder a SINGLE_PROGRAMS=again -- "$T/again" "$T/a.ready" "$T/release.a"
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	skipped SINGLE_PROGRAMS=again "$T/again" "$T/a2.ready" /dev/null
+	[ ! -e "$T/a2.ready" ]
+	finish a
+	lock_is_free "$lock"
+}

@@ -9,6 +9,13 @@
 
 load helpers
 
+setup_file() {
+	# A statically linked holder: the library cannot reach it, so the
+	# launcher holds the lock for it and carries it through the exec.
+	export STATIC_HOLDER=$BATS_FILE_TMPDIR/static-holder
+	${CC:-cc} -static -O2 -o "$STATIC_HOLDER" "$BATS_TEST_DIRNAME/progs/holder.c"
+}
+
 setup() { common_setup; }
 # what setsid started is nobody's child here, and in no group spawn made:
 # teardown finds it by the $T in its arguments and environment
@@ -71,6 +78,30 @@ reaped() {
 	reap "$reaper"
 	[ "$REAPED" -eq 0 ]
 	reaped "$T/first.reaped" 2
+	lock_is_free "$lock"
+}
+
+@test "setsid -f twice with a static program: the first copy holds the lock after setsid has gone, the second is skipped" {
+	needs_system_programs setsid
+	local lock pid
+	lock=$(lock_name "$STATIC_HOLDER")
+	mkfifo "$T/release.first"
+	# setsid takes the lock for its static command, forks, and its child
+	# carries it through the exec
+	bounded env LD_PRELOAD="$PRELOAD" setsid -f "$STATIC_HOLDER" "$T/first.ready" "$T/release.first" 3>&-
+	wait_for_file "$T/first.ready"
+	pid=$(cat "$T/first.ready")
+	[ "$(lock_holders "$lock")" = "$pid" ]
+	run bounded "$BIN/reap" env LD_PRELOAD="$PRELOAD" \
+		setsid -f "$STATIC_HOLDER" "$T/second.ready" /dev/null
+	echo "status $status: $output" >&2
+	[ "$status" -eq 0 ]
+	# setsid itself is turned away, before it forks
+	[ "$output" = 'exited 0' ]
+	[ ! -e "$T/second.ready" ]
+	[ "$(lock_holders "$lock")" = "$pid" ]
+	fifo_close "$T/release.first"
+	reap "$pid"
 	lock_is_free "$lock"
 }
 
