@@ -87,6 +87,10 @@ LIB      = preload/libsingle.so
 # is named after it (libsingle0).  make install writes LIBDIR/libsingle.so.N
 # and LIBDIR/libsingle.so, a symbolic link to it: the name LD_PRELOAD
 # gives, which ldconfig then caches too (see "The loader's cache" below).
+# The link belongs in the library's package, as in Debian's libeatmydata1:
+# it is the name users write, and nothing links against libsingle (so
+# lintian's link-to-shared-library-in-wrong-package is expected; a private
+# directory, as libfaketime's, would make every user write a full path).
 SOVERSION = $(firstword $(subst ., ,$(VERSION)))
 SONAME    = libsingle.so.$(SOVERSION)
 LIB_SRCS = $(wildcard preload/*.c)
@@ -121,7 +125,7 @@ preload/%.o: preload/%.c
 # library: make bench shows the start of a dynamically linked single next
 # to it, and the wrappers it is compared with.  A static single also never
 # loads an LD_PRELOAD library into itself.  SINGLE_STATIC= links it
-# dynamically.
+# dynamically, as a distribution will (lintian: statically-linked-binary).
 SINGLE_STATIC ?= $(if $(filter /%,$(shell $(CC) $(CFLAGS) -print-file-name=libc.a)),-static)
 
 $(SINGLE): $(SINGLE_OBJS)
