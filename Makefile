@@ -136,9 +136,10 @@ build/single.o: scripts/single.c $(SINGLE_PATHS) $(VERSION_H)
 
 # The generated headers are rewritten only when what they say changes, so
 # that an unchanged tree rebuilds nothing.
-# write_if_changed: the recipe's output (on stdout) into $@, if it differs
-write_if_changed = @mkdir -p $(dir $@); { $1; } >$@.new; \
-	if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+# write_if_changed: the recipe's output (on stdout) into $@, if it differs;
+# no temporary file, so that an unchanged tree is not touched at all
+write_if_changed = @mkdir -p $(dir $@); new=$$({ $1; }); \
+	[ "$$new" = "$$(cat $@ 2>/dev/null)" ] || printf '%s\n' "$$new" >$@
 
 # Where the installed single looks for its libraries: `make && sudo make
 # install PREFIX=/usr` relinks single with /usr/lib.
@@ -379,6 +380,8 @@ INSTALLED_FILES = $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libsingle.so
 
 # The manuals as installed: VERSION on their .TH line.
 MANS = build/man/single.1 build/man/libsingle.7
+# made by make, so that make install, often run as root, writes nothing here
+all: $(MANS)
 build/man/single.1: scripts/single.1 $(VERSION_H)
 build/man/libsingle.7: preload/libsingle.7 $(VERSION_H)
 $(MANS):

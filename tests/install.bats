@@ -57,6 +57,20 @@ elf_class() {
 	grep -qaxF /usr/lib <(strings -a "$T/root/usr/bin/single")
 }
 
+# tree: every path of the source tree but .git, with its modification time
+tree() {
+	(cd "$ROOT_DIR" && find . -path ./.git -prune -o -printf '%p %T@\n' | sort)
+}
+
+@test "after make, make install writes nothing into the source tree (a root install leaves the user's build alone)" {
+	rm -rf "$ROOT_DIR/build/man"
+	mk all
+	local before
+	before=$(tree)
+	mk install DESTDIR="$T/root"
+	diff -u <(echo "$before") <(tree)
+}
+
 @test "the single of a make install DESTDIR tree finds its library there and makes a command single-instance" {
 	main_build_only
 	mk install DESTDIR="$T/root" PREFIX=/usr
