@@ -282,8 +282,9 @@ if [ "$EXEC_TRIES" -gt 0 ]; then
 	start=$(now)
 	before=$failures
 	st=0
-	# about 1 ms a try; a try that hangs ends the phase by the clock
-	out=$(timeout -s KILL $((120 + EXEC_TRIES / 50)) "$BIN/execrace" "$EXEC_TRIES" "$PRELOAD" "$work/execlocks") || st=$?
+	# about 1 ms a try on an idle machine, 25 ms on a loaded one; a try
+	# that hangs ends the phase by the clock
+	out=$(timeout -s KILL $((120 + EXEC_TRIES / 20)) "$BIN/execrace" "$EXEC_TRIES" "$PRELOAD" "$work/execlocks") || st=$?
 	[ "$st" -eq 0 ] || fail "exec: status $st: $out"
 	echo "exec: $out, $(since "$start")s"
 fi
