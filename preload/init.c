@@ -251,12 +251,19 @@ __attribute__((constructor)) static void single_init(int argc, char **argv)
 	 * already).  A SINGLE_HELD that names no lock held here counts for
 	 * nothing. */
 	held = raw[VAR_HELD] ? held_adopt(raw[VAR_HELD]) : HELD_NONE;
-	if (held == HELD_INHERITED || (held == HELD_ADOPTED && !raw[VAR_PROGRAMS])) {
+	if (held == HELD_INHERITED) {
 		leave_environment(raw[VAR_PROGRAMS] != NULL, preload);
 		return;
 	}
 	rc = CTOR_GETS_ARGS ? 0 : program_args(&argc, &argv);
-	if (rc < 0)
+	/* A launcher that came with the lock (a wrapper's last line, exec
+	 * setsid -f prog) carries it into its command from whichever of its
+	 * processes makes that exec, as when it took the lock itself. */
+	if (held == HELD_ADOPTED && rc == 0 && argc > 0)
+		held_for_command = launcher_command(path_basename(argv[0]), argc, argv) > 0;
+	if (held == HELD_ADOPTED && !raw[VAR_PROGRAMS])
+		leave_environment(0, preload);
+	else if (rc < 0)
 		no_command_line(raw, preload, rc);
 	else if (argc > 0)
 		run(raw, preload, argc, argv);

@@ -105,6 +105,26 @@ reaped() {
 	lock_is_free "$lock"
 }
 
+@test "a wrapper whose last line is exec setsid -f with a static program: that program keeps the wrapper's lock after setsid has gone" {
+	needs_system_programs "sh and setsid"
+	printf '#!/bin/sh\nexec setsid -f "%s" "$@"\n' "$STATIC_HOLDER" >"$T/wrapper"
+	chmod +x "$T/wrapper"
+	local lock pid
+	lock=$(lock_name "$T/wrapper")
+	mkfifo "$T/release.first"
+	bounded env LD_PRELOAD="$PRELOAD" "$T/wrapper" "$T/first.ready" "$T/release.first" 3>&-
+	wait_for_file "$T/first.ready"
+	pid=$(cat "$T/first.ready")
+	[ "$(lock_holders "$lock")" = "$pid" ]
+	run try_start "$T/wrapper" "$T/second.ready" /dev/null
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/second.ready" ]
+	[ "$(lock_holders "$lock")" = "$pid" ]
+	fifo_close "$T/release.first"
+	reap "$pid"
+	lock_is_free "$lock"
+}
+
 @test "timeout 30 PROGRAM: PROGRAM's process holds the lock, not timeout's; a second start, with or without timeout, is skipped" {
 	needs_system_programs timeout
 	local pid
