@@ -163,16 +163,6 @@ static void close_lowest_open(unsigned low, int ours)
 			return;
 }
 
-/* The record getdents64 writes (struct linux_dirent64), as proc.c reads
- * it; the kernel keeps each one 8-byte aligned in the buffer. */
-struct fd_dirent {
-	uint64_t ino;
-	int64_t off;
-	unsigned short reclen;
-	unsigned char type;
-	char name[];
-};
-
 /* One buffer of the directory's entries: did it close anything? */
 static int close_listed(const char *buf, long len, unsigned low, int dir,
 			int ours)
@@ -180,7 +170,7 @@ static int close_listed(const char *buf, long len, unsigned low, int dir,
 	int closed = 0;
 
 	for (long pos = 0; pos < len;) {
-		const struct fd_dirent *e = (const void *)(buf + pos);
+		const struct sys_dirent64 *e = (const void *)(buf + pos);
 		uint64_t fd;
 
 		pos += e->reclen;

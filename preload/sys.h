@@ -261,6 +261,18 @@ static inline long sys_lseek(int fd, long off, int whence)
 	return SYS_(SYS_lseek, fd, off, whence, 0, 0, 0);
 }
 
+/* The record getdents64 writes, as the kernel lays it out (struct
+ * linux_dirent64): declared here because C libraries differ in whether
+ * and how they declare it.  The kernel keeps each one 8-byte aligned in
+ * the buffer, so a buffer aligned to 8 can be read in place. */
+struct sys_dirent64 {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
 static inline long sys_getdents64(int fd, void *buf, size_t n)
 {
 	return SYS_(SYS_getdents64, fd, buf, n, 0, 0, 0);
