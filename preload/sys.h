@@ -21,9 +21,10 @@
  *
  * Only a few libc functions remain: getauxval (the auxiliary vector),
  * strerror (messages), dladdr (finding our own file when LD_PRELOAD does
- * not name it), for execvpe, glibc's own PATH search, for the fcntl
- * commands the library leaves alone, glibc's own fcntl (__fcntl), and
- * abort, where glibc's closefrom would abort too.
+ * not name it), for execvpe, libc's own PATH search, and abort, where
+ * glibc's closefrom would abort too.  None is private to one C library:
+ * the fcntl commands the library leaves alone go to the kernel as
+ * interpose.c's fcntl_passed sends them, not to glibc's __fcntl.
  */
 /* (SINGLE_SYS_H is this header's include guard, nothing more.) */
 #ifndef SINGLE_SYS_H
