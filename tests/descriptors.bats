@@ -266,7 +266,7 @@ fcntl_games() {
 		"$T/release.fg"
 	is_locked "$lock"
 	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
-	[ "$(cat "$lock")" = "$HOLDER_PID" ]
+	[ "$(record_pid "$lock")" = "$HOLDER_PID" ]
 	skipped "$BIN/fcntlgames" "$mode" "$T/second.out" "$T/second.ready"
 	[ ! -e "$T/second.ready" ]
 	diff -u "$T/plain.out" "$T/fg.out"
@@ -314,7 +314,7 @@ SCRIPT
 	start_holder rd -- "$T/redirect" "$T/held" "$T/rd.ready" "$T/release.rd"
 	is_locked "$lock"
 	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
-	[ "$(cat "$lock")" = "$HOLDER_PID" ]
+	[ "$(record_pid "$lock")" = "$HOLDER_PID" ]
 	skipped "$T/redirect" "$T/second" "$T/second.ready"
 	[ ! -e "$T/second.ready" ]
 	[ "$(cat "$T/held/out22")" = "$(printf 'one\nthree')" ]
@@ -336,7 +336,7 @@ SCRIPT
 	start_holder sc -- "$BIN/syscallgames" "$T/sc.out" "$T/sc.ready" "$T/release.sc"
 	is_locked "$lock"
 	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
-	[ "$(cat "$lock")" = "$HOLDER_PID" ]
+	[ "$(record_pid "$lock")" = "$HOLDER_PID" ]
 	skipped "$BIN/syscallgames" "$T/second.out" "$T/second.ready"
 	[ ! -e "$T/second.ready" ]
 	diff -u "$T/plain.out" "$T/sc.out"
