@@ -308,7 +308,11 @@ asan-test: $(ASAN_LIB) $(TEST_PROGS)
 # tests/bin/), and the suite run against that tree.  The main build is
 # left alone.
 #   musl: built with musl-gcc (MUSL_CC); the test programs get
-#         tests/progs/musl.h for the few glibc functions they use.
+#         tests/progs/musl.h for the few glibc functions they use, and
+#         the kernel's headers (linux/, asm/, asm-generic/: seccomp for
+#         closefromgames), which musl does not ship, from the system's
+#         through a directory of links to those three alone, searched
+#         after musl's own (glibc's headers must not come in with them).
 #   m32:  built with -m32 and 64-bit file offsets (a multilib compiler:
 #         gcc-multilib).
 # The system's programs (bash, coreutils, python) cannot load either
@@ -354,7 +358,17 @@ test-$(1): all $(1)
 	BATS_TEST_TIMEOUT=$$(TEST_TIMEOUT) $$(BATS) tests
 endef
 
-$(eval $(call variant,musl,$(MUSL_CC),,-include tests/progs/musl.h,tests/progs/musl.h))
+MUSL_KERNEL_INC = build/musl/kernel-include
+$(MUSL_KERNEL_INC)/stamp:
+	@mkdir -p $(@D)
+	ln -sfn /usr/include/linux $(@D)/linux
+	ln -sfn /usr/include/asm-generic $(@D)/asm-generic
+	d=/usr/include/$$($(MUSL_CC) -print-multiarch 2>/dev/null)/asm; \
+		[ -d "$$d" ] || d=/usr/include/asm; ln -sfn "$$d" $(@D)/asm
+	touch $@
+
+$(eval $(call variant,musl,$(MUSL_CC),,-include tests/progs/musl.h -idirafter $(MUSL_KERNEL_INC),\
+	tests/progs/musl.h $(MUSL_KERNEL_INC)/stamp))
 $(eval $(call variant,m32,$(M32_CC),$(M32_CPPFLAGS)))
 
 .PHONY: musl m32 test-musl test-m32
