@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* musl.h: the glibc functions the test programs use that musl lacks.
  * make test-musl puts it before each program's first line (-include).
  *
