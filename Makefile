@@ -187,7 +187,11 @@ test check: all $(TEST_PROGS)
 	BATS_TEST_TIMEOUT=$(TEST_TIMEOUT) $(BATS) tests
 
 # make stress: the long form of tests/stress.sh (200 simultaneous starts x
-# 20 rounds, 10000 start/skip cycles); `make test` runs a short form.
+# 20 rounds, 10000 start/skip cycles, and the exec phase: 20000 execs of
+# the holder while its other threads dup2, close and close_range the
+# lock's numbers, tests/bin/execrace, run only by this long form);
+# `make test` runs a short form (tests/stress.bats; tests/exec.bats has
+# the exec phase's).
 stress: all $(TEST_PROGS)
 	tests/stress.sh
 

@@ -7,10 +7,12 @@
 #
 # The lock's descriptors sit at 1022 and 1023 (or above the soft
 # RLIMIT_NOFILE after a dup2 onto those numbers).  To the program they do
-# not exist: close() on them fails with EBADF.  /proc/self/fd still lists
-# them, and fcntl() on their numbers still works: the library hides them
-# from the calls it interposes only (close, close_range, closefrom, dup2,
-# dup3), and these tests check no more than that.
+# not exist: close() and every fcntl() command on them fail with EBADF,
+# and fcntl(F_DUPFD) gives their numbers as it would if they were free.
+# /proc/self/fd still lists them, and read() or fstat() of their numbers
+# still works: the library hides them from the calls it interposes only
+# (close, close_range, closefrom, dup2, dup3, fcntl, fcntl64, and those
+# made through syscall()), and these tests check no more than that.
 
 load helpers
 
