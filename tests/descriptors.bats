@@ -232,15 +232,18 @@ closefrom_games() {
 }
 
 @test "closefrom(3) where close_range fails with ENOSYS closes every descriptor from 3, and the lock stays" {
+	needs_glibc_function closefrom
 	closefrom_games proc
 }
 
 @test "closefrom(3) where close_range fails with ENOSYS and every number is taken closes them all, and the lock stays" {
+	needs_glibc_function closefrom
 	ulimit -n 2048
 	closefrom_games full
 }
 
 @test "closefrom(3) where close_range fails with ENOSYS and /proc is missing aborts, as glibc's closefrom does" {
+	needs_glibc_function closefrom
 	[ "$(id -u)" -eq 0 ] || skip "a mount namespace without /proc needs root"
 	local plain_status plain_output
 	run "$BIN/closefromgames" noproc "$T/plain.out" "$T/plain.ready"
@@ -293,6 +296,7 @@ fcntl_games() {
 }
 
 @test "bash: exec 1022>file and exec 1023>file work as without the library, and the lock stays" {
+	needs_system_programs bash
 	cat >"$T/redirect" <<'SCRIPT'
 #!/bin/bash
 # redirect OUTDIR READY [RELEASE]: bash's own redirections onto 1022 and
@@ -349,6 +353,7 @@ SCRIPT
 }
 
 @test "node: fs.closeSync(1022) and fs.closeSync(1023) (libuv closes through syscall()) fail with EBADF, and the lock stays" {
+	needs_system_programs node
 	command -v node >/dev/null || skip "node is not installed"
 	cat >"$T/closer.js" <<'JS'
 const fs = require("fs");
