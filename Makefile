@@ -332,10 +332,12 @@ build/$(1)/preload/%.o: preload/%.c
 	@mkdir -p $$(@D)
 	$(2) $$(CPPFLAGS) $(3) $$(CFLAGS) $$(LIB_CFLAGS) -MMD -MP -c -o $$@ $$<
 
+build/$(1)/preload/version.o: $$(VERSION_H)
+
 build/$(1)/preload/libsingle.so: $$(LIB_SRCS:%.c=build/$(1)/%.o) preload/libsingle.map
 	$(2) $$(CFLAGS) $$(LIB_LAZY) $$(LDFLAGS) $$(LIB_LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(LDLIBS)
 
-build/$(1)/build/single.o: scripts/single.c $$(SINGLE_PATHS)
+build/$(1)/build/single.o: scripts/single.c $$(SINGLE_PATHS) $$(VERSION_H)
 	@mkdir -p $$(@D)
 	$(2) $$(CPPFLAGS) $(3) $$(CFLAGS) -std=gnu11 $$(WARN) -Ibuild -MMD -MP -c -o $$@ $$<
 
