@@ -82,18 +82,21 @@ static __attribute__((noreturn)) void waiter_child(int fd, int pipe_out,
 
 static pid_t waiter_start(int fd, int pipe_out)
 {
-	pid_t parent = sys_getpid();
-	long pid;
-
-	/* like fork, but with no exit signal: SIGCHLD is the program's */
 #if defined(__x86_64__) || defined(__aarch64__) || defined(__i386__)
-	pid = SYS_(SYS_clone, 0, 0, 0, 0, 0, 0);
-#else
-	pid = -ENOSYS;          /* clone's argument order varies */
-#endif
+	pid_t parent = sys_getpid();
+	/* like fork, but with no exit signal: SIGCHLD is the program's */
+	long pid = SYS_(SYS_clone, 0, 0, 0, 0, 0, 0);
+
 	if (pid == 0)
 		waiter_child(fd, pipe_out, parent);
 	return (pid_t)pid;
+#else
+	/* clone's argument order varies: no child here */
+	(void)waiter_child;
+	(void)fd;
+	(void)pipe_out;
+	return -ENOSYS;
+#endif
 }
 
 static void waiter_end(pid_t pid)
