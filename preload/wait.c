@@ -134,10 +134,11 @@ static int waiter_wait(int pipe_in, int64_t deadline)
 /* -ECHILD when no child could be made. */
 static int flock_by_child(int fd, int64_t deadline)
 {
-	int pipefd[2], rc;
+	/* set: the analyzers cannot see the kernel write it */
+	int pipefd[2] = { -1, -1 }, rc;
 	pid_t pid;
 
-	if ((rc = (int)SYS_(SYS_pipe2, pipefd, O_CLOEXEC, 0, 0, 0, 0)) < 0)
+	if (SYS_(SYS_pipe2, pipefd, O_CLOEXEC, 0, 0, 0, 0) < 0)
 		return -ECHILD;
 	pid = waiter_start(fd, pipefd[1]);
 	sys_close(pipefd[1]);
