@@ -469,7 +469,7 @@ dist:
 # seed, then a few seconds each (CI); fuzz: FUZZ_TIME seconds each.
 # New inputs go to build/fuzz/corpus/NAME; crashes to build/fuzz/artifacts.
 FUZZ_NAMES = lockname argv settings preload
-FUZZ_LIB_SRCS = preload/key.c preload/cmdline.c preload/program.c preload/settings.c \
+FUZZ_LIB_SRCS = preload/key.c preload/cmdline.c preload/program.c preload/elf.c preload/settings.c \
 		preload/num.c preload/say.c preload/preload.c preload/sys.c
 FUZZ_BINS = $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 FUZZ_CC ?= clang
