@@ -295,6 +295,21 @@ fcntl_games() {
 	fcntl_games pointer
 }
 
+# F_GETOWN answers a process group as its negative id: for a group id
+# below 4096 that reads like -errno, and must not be taken for an error.
+@test "fcntl(F_GETOWN) of a process group whose id is below 4096 (in a PID namespace) gives its negative id" {
+	[ "$(id -u)" -eq 0 ] || skip "a PID namespace needs root"
+	# pid 1 is sh; fcntlgames, pid 2, leads a group of its own: pgrp 2
+	run bounded unshare -p -f --mount-proc sh -c \
+		'setsid env LD_PRELOAD="$0" "$1" pointer "$2" "$3" 3>&-; cat "$2"' \
+		"$PRELOAD" "$BIN/fcntlgames" "$T/ns.out" "$T/ns.ready"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/ns.ready")" -lt 4096 ]
+	grep -qx 'fcntl F_GETOWN: is -pgrp=1' "$T/ns.out"
+	grep -qx 'fcntl64 F_GETOWN: is -pgrp=1' "$T/ns.out"
+}
+
 @test "bash: exec 1022>file and exec 1023>file work as without the library, and the lock stays" {
 	needs_system_programs bash
 	cat >"$T/redirect" <<'SCRIPT'
