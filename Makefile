@@ -192,7 +192,11 @@ test check: all $(TEST_PROGS)
 	BATS_TEST_TIMEOUT=$(TEST_TIMEOUT) $(BATS) tests
 
 # make stress: the long form of tests/stress.sh (200 simultaneous starts x
-# 20 rounds, 10000 start/skip cycles); `make test` runs a short form.
+# 20 rounds, 10000 start/skip cycles, and the exec phase: 20000 execs of
+# the holder while its other threads dup2, close and close_range the
+# lock's numbers, tests/bin/execrace, run only by this long form);
+# `make test` runs a short form (tests/stress.bats; tests/exec.bats has
+# the exec phase's).
 stress: all $(TEST_PROGS)
 	tests/stress.sh
 
@@ -313,7 +317,11 @@ asan-test: $(ASAN_LIB) $(TEST_PROGS)
 # tests/bin/), and the suite run against that tree.  The main build is
 # left alone.
 #   musl: built with musl-gcc (MUSL_CC); the test programs get
-#         tests/progs/musl.h for the few glibc functions they use.
+#         tests/progs/musl.h for the few glibc functions they use, and
+#         the kernel's headers (linux/, asm/, asm-generic/: seccomp for
+#         closefromgames), which musl does not ship, from the system's
+#         through a directory of links to those three alone, searched
+#         after musl's own (glibc's headers must not come in with them).
 #   m32:  built with -m32 and 64-bit file offsets (a multilib compiler:
 #         gcc-multilib).
 # The system's programs (bash, coreutils, python) cannot load either
@@ -329,10 +337,12 @@ build/$(1)/preload/%.o: preload/%.c
 	@mkdir -p $$(@D)
 	$(2) $$(CPPFLAGS) $(3) $$(CFLAGS) $$(LIB_CFLAGS) -MMD -MP -c -o $$@ $$<
 
+build/$(1)/preload/version.o: $$(VERSION_H)
+
 build/$(1)/preload/libsingle.so: $$(LIB_SRCS:%.c=build/$(1)/%.o) preload/libsingle.map
 	$(2) $$(CFLAGS) $$(LIB_LAZY) $$(LDFLAGS) $$(LIB_LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(LDLIBS)
 
-build/$(1)/build/single.o: scripts/single.c $$(SINGLE_PATHS)
+build/$(1)/build/single.o: scripts/single.c $$(SINGLE_PATHS) $$(VERSION_H)
 	@mkdir -p $$(@D)
 	$(2) $$(CPPFLAGS) $(3) $$(CFLAGS) -std=gnu11 $$(WARN) -Ibuild -MMD -MP -c -o $$@ $$<
 
@@ -359,7 +369,17 @@ test-$(1): all $(1)
 	BATS_TEST_TIMEOUT=$$(TEST_TIMEOUT) $$(BATS) tests
 endef
 
-$(eval $(call variant,musl,$(MUSL_CC),,-include tests/progs/musl.h,tests/progs/musl.h))
+MUSL_KERNEL_INC = build/musl/kernel-include
+$(MUSL_KERNEL_INC)/stamp:
+	@mkdir -p $(@D)
+	ln -sfn /usr/include/linux $(@D)/linux
+	ln -sfn /usr/include/asm-generic $(@D)/asm-generic
+	d=/usr/include/$$($(MUSL_CC) -print-multiarch 2>/dev/null)/asm; \
+		[ -d "$$d" ] || d=/usr/include/asm; ln -sfn "$$d" $(@D)/asm
+	touch $@
+
+$(eval $(call variant,musl,$(MUSL_CC),,-include tests/progs/musl.h -idirafter $(MUSL_KERNEL_INC),\
+	tests/progs/musl.h $(MUSL_KERNEL_INC)/stamp))
 $(eval $(call variant,m32,$(M32_CC),$(M32_CPPFLAGS)))
 
 .PHONY: musl m32 test-musl test-m32
@@ -456,7 +476,7 @@ dist:
 # seed, then a few seconds each (CI); fuzz: FUZZ_TIME seconds each.
 # New inputs go to build/fuzz/corpus/NAME; crashes to build/fuzz/artifacts.
 FUZZ_NAMES = lockname argv settings preload
-FUZZ_LIB_SRCS = preload/key.c preload/cmdline.c preload/program.c preload/settings.c \
+FUZZ_LIB_SRCS = preload/key.c preload/cmdline.c preload/program.c preload/elf.c preload/settings.c \
 		preload/num.c preload/say.c preload/preload.c preload/sys.c
 FUZZ_BINS = $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 FUZZ_CC ?= clang

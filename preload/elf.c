@@ -49,7 +49,8 @@ static const unsigned char *bytes(struct elf_reader *r, uint64_t at, size_t n,
 static int has_interp(struct elf_reader *r, uint64_t phoff, unsigned phsize,
 		      unsigned phnum)
 {
-	unsigned char spare[64];
+	/* zeroed: the analyzers cannot see pread fill it */
+	unsigned char spare[64] = { 0 };
 
 	if (phsize < 4 || phsize > sizeof spare)
 		return -1;

@@ -16,10 +16,12 @@
  * hidden_ours).
  *
  * The real calls are the system calls themselves, as libc makes them
- * (sys.h): no dlsym() on the way, so these stay async-signal-safe.  fcntl
- * passes the commands it leaves alone to libc's own __fcntl, which has
- * work of its own to do (F_GETOWN, the cancellation point of F_SETLKW,
- * and 32-bit struct flock conversions).  Only execvpe is looked up, at
+ * (sys.h): no dlsym() on the way, so these stay async-signal-safe, and
+ * no symbol private to one C library (the library links with -z defs
+ * against glibc and musl alike).  fcntl does by itself for the commands
+ * it leaves alone what libc's fcntl does on the way to the kernel
+ * (F_GETOWN, 32-bit struct flock conversions; see fcntl_passed), all but
+ * the cancellation point of F_SETLKW.  Only execvpe is looked up, at
  * its first use, because libc does real work in it (the PATH search);
  * POSIX does not count it among the async-signal-safe functions anyway.
  */
@@ -35,8 +37,6 @@
 #include "sys.h"
 
 extern char **environ;
-/* libc's fcntl under its other public name (GLIBC_2.2.5 and later). */
-extern int __fcntl(int fd, int cmd, ...);
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -163,16 +163,6 @@ static void close_lowest_open(unsigned low, int ours)
 			return;
 }
 
-/* The record getdents64 writes (struct linux_dirent64), as proc.c reads
- * it; the kernel keeps each one 8-byte aligned in the buffer. */
-struct fd_dirent {
-	uint64_t ino;
-	int64_t off;
-	unsigned short reclen;
-	unsigned char type;
-	char name[];
-};
-
 /* One buffer of the directory's entries: did it close anything? */
 static int close_listed(const char *buf, long len, unsigned low, int dir,
 			int ours)
@@ -180,7 +170,7 @@ static int close_listed(const char *buf, long len, unsigned low, int dir,
 	int closed = 0;
 
 	for (long pos = 0; pos < len;) {
-		const struct fd_dirent *e = (const void *)(buf + pos);
+		const struct sys_dirent64 *e = (const void *)(buf + pos);
 		uint64_t fd;
 
 		pos += e->reclen;
@@ -362,6 +352,79 @@ static int is_dupfd(int cmd)
 	return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
 }
 
+/* The commands the library leaves alone go to the kernel's fcntl64 (or
+ * fcntl, where it is the only one) as glibc's fcntl64 sends them, with
+ * the two things it does on the way:
+ *   - F_GETOWN is asked as F_GETOWN_EX: the plain command answers a
+ *     process group as its negative id, which cannot be told from
+ *     -errno (pgid 9 reads as EBADF).  The group's id is made negative
+ *     here, after the error check, as libc does.
+ *   - F_SETLKW, F_SETLKW64 and F_OFD_SETLKW are cancellation points in
+ *     glibc and musl.  A raw system call is none: a thread cancelled
+ *     while it waits for a lock here goes on waiting (libsingle(7),
+ *     Limits).
+ * musl does as much (its F_SETFL also adds O_LARGEFILE, which the kernel
+ * ignores there).  The answer as libc gives it: -1 and errno on
+ * failure. */
+static int fcntl_getown(int fd)
+{
+	struct f_owner_ex ex = { 0, 0 };
+	long rc = sys_fcntl(fd, F_GETOWN_EX, (long)&ex);
+
+	if (rc < 0)
+		return answer(rc);
+	return ex.type == F_OWNER_PGRP ? -ex.pid : ex.pid;
+}
+
+static int fcntl_passed(int fd, int cmd, void *arg)
+{
+	if (cmd == F_GETOWN)
+		return fcntl_getown(fd);
+	return answer(sys_fcntl(fd, cmd, (long)arg));
+}
+
+#if defined(__GLIBC__) && !defined(__OFF_T_MATCHES_OFF64_T)
+/* glibc's fcntl where off_t is 32 bits (i386, not x32): its struct
+ * flock has 32-bit offsets, whatever _FILE_OFFSET_BITS this file was
+ * compiled with (a program built with 64-bit offsets calls fcntl64).
+ * The kernel's fcntl64 reads that layout for F_GETLK, F_SETLK and
+ * F_SETLKW, but struct flock64 for the F_OFD_ commands: those are
+ * converted both ways, as glibc does, and an answer whose offsets do not
+ * fit fails with EOVERFLOW.  musl's struct flock is the 64-bit one on
+ * every machine, as is glibc's wherever off_t is 64 bits. */
+struct flock32 {
+	short type, whence;
+	int32_t start, len;
+	int pid;
+};
+
+static int fcntl_passed32(int fd, int cmd, void *arg)
+{
+	struct flock32 *fl = arg;
+	struct sys_flock64 fl64;
+	long rc;
+
+	if (cmd != F_OFD_GETLK && cmd != F_OFD_SETLK && cmd != F_OFD_SETLKW)
+		return fcntl_passed(fd, cmd, arg);
+	fl64 = (struct sys_flock64){ .type = fl->type, .whence = fl->whence,
+				     .start = fl->start, .len = fl->len,
+				     .pid = fl->pid };
+	rc = sys_fcntl(fd, cmd, (long)&fl64);
+	if (rc < 0 || cmd == F_OFD_SETLK)
+		return answer(rc);
+	if (fl64.start != (int32_t)fl64.start || fl64.len != (int32_t)fl64.len)
+		return fail(EOVERFLOW);
+	fl->type = fl64.type;
+	fl->whence = fl64.whence;
+	fl->start = (int32_t)fl64.start;
+	fl->len = (int32_t)fl64.len;
+	fl->pid = fl64.pid;
+	return (int)rc;
+}
+#else
+#define fcntl_passed32 fcntl_passed
+#endif
+
 /* The argument is read as glibc reads it, a pointer-sized word, and
  * passed on untouched: for commands that take a pointer (F_GETLK,
  * F_OFD_SETLK, F_SETOWN_EX, ...) it is one. */
@@ -377,30 +440,13 @@ SINGLE_EXPORT int fcntl(int fd, int cmd, ...)
 		return fail(EBADF);
 	if (is_dupfd(cmd))
 		return answer(dupfd_checked(fd, cmd, (long)arg));
-	return __fcntl(fd, cmd, arg);
+	return fcntl_passed32(fd, cmd, arg);
 }
 
 /* glibc 2.28 and later export fcntl64, which programs built with
  * _FILE_OFFSET_BITS=64 call.  Where off_t is 64 bits already it is the
  * same function as fcntl.  Elsewhere (i386) its struct flock is the
- * 64-bit one the kernel's fcntl64 takes as it is; only F_GETOWN needs
- * libc's care (a process group's negative id could read as an error),
- * and F_SETLKW64 is no cancellation point here. */
-static int fcntl64_passed(int fd, int cmd, void *arg)
-{
-#ifdef __OFF_T_MATCHES_OFF64_T
-	return __fcntl(fd, cmd, arg);
-#else
-	if (cmd == F_GETOWN) {
-		struct f_owner_ex ex = { 0, 0 };
-		long rc = sys_fcntl(fd, F_GETOWN_EX, (long)&ex);
-
-		return answer(rc < 0 ? rc : ex.type == F_OWNER_PGRP ? -ex.pid : ex.pid);
-	}
-	return answer(sys_fcntl(fd, cmd, (long)arg));
-#endif
-}
-
+ * 64-bit one the kernel's fcntl64 takes as it is. */
 SINGLE_EXPORT int fcntl64(int fd, int cmd, ...)
 {
 	va_list ap;
@@ -413,7 +459,7 @@ SINGLE_EXPORT int fcntl64(int fd, int cmd, ...)
 		return fail(EBADF);
 	if (is_dupfd(cmd))
 		return answer(dupfd_checked(fd, cmd, (long)arg));
-	return fcntl64_passed(fd, cmd, arg);
+	return fcntl_passed(fd, cmd, arg);
 }
 
 /* ---- exec ------------------------------------------------------------- */

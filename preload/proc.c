@@ -10,17 +10,6 @@
 #include "single.h"
 #include "sys.h"
 
-/* The record getdents64 writes, as the kernel lays it out (struct
- * linux_dirent64): declared here because C libraries differ in whether
- * and how they declare it. */
-struct kernel_dirent64 {
-	uint64_t ino;
-	int64_t off;
-	unsigned short reclen;
-	unsigned char type;
-	char name[];
-};
-
 int numdir_open(struct numdir *d, const char *path)
 {
 	d->fd = sys_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -38,7 +27,7 @@ void numdir_close(struct numdir *d)
 long numdir_next(struct numdir *d)
 {
 	for (;;) {
-		const struct kernel_dirent64 *e;
+		const struct sys_dirent64 *e;
 		uint64_t v;
 		const char *end;
 
@@ -50,7 +39,7 @@ long numdir_next(struct numdir *d)
 				return -1;
 			}
 		}
-		e = (const struct kernel_dirent64 *)(const void *)(d->buf + d->pos);
+		e = (const struct sys_dirent64 *)(const void *)(d->buf + d->pos);
 		d->pos += e->reclen;
 		end = scan_u64(e->name, LONG_MAX, &v);
 		if (end && !*end)

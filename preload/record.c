@@ -55,7 +55,8 @@ static void boot_id(char out[RECORD_BOOT_MAX])
 
 static void host_name(char out[RECORD_HOST_MAX])
 {
-	struct utsname u;
+	/* zeroed: the analyzers cannot see the kernel write it */
+	struct utsname u = { 0 };
 	size_t n;
 
 	if (SYS_(SYS_uname, &u, 0, 0, 0, 0, 0) < 0) {
@@ -118,7 +119,7 @@ static void text_put(struct text *t, const char *s)
 static void text_value(struct text *t, const char *s)
 {
 	for (; *s && t->p < t->end; s++)
-		*t->p++ = (*s == '\n' || *s == '\r') ? '?' : *s;
+		*t->p++ = (char)(*s == '\n' || *s == '\r' ? '?' : *s);
 }
 
 static void text_number(struct text *t, uint64_t v)

@@ -90,12 +90,9 @@ int lock_status_read(int dirfd, const char *name, const char *proc_locks,
 		n = 0;
 	}
 	s->nholders = n;
-	if (n > 0)
-		s->state = STATE_HELD;
-	else if ((s->remote || s->proc_unknown) && held_elsewhere(fd))
-		s->state = STATE_HELD;
-	else
-		s->state = STATE_FREE;
+	/* held: by someone seen, or by someone we cannot see */
+	s->state = n > 0 || ((s->remote || s->proc_unknown) && held_elsewhere(fd))
+		? STATE_HELD : STATE_FREE;
 	if (s->state == STATE_FREE)
 		s->record_current = 0;
 	s->waiting = waiting_count(dirfd, name);

@@ -21,9 +21,10 @@
  *
  * Only a few libc functions remain: getauxval (the auxiliary vector),
  * strerror (messages), dladdr (finding our own file when LD_PRELOAD does
- * not name it), for execvpe, glibc's own PATH search, for the fcntl
- * commands the library leaves alone, glibc's own fcntl (__fcntl), and
- * abort, where glibc's closefrom would abort too.
+ * not name it), for execvpe, libc's own PATH search, and abort, where
+ * glibc's closefrom would abort too.  None is private to one C library:
+ * the fcntl commands the library leaves alone go to the kernel as
+ * interpose.c's fcntl_passed sends them, not to glibc's __fcntl.
  */
 /* (SINGLE_SYS_H is this header's include guard, nothing more.) */
 #ifndef SINGLE_SYS_H
@@ -260,6 +261,18 @@ static inline long sys_lseek(int fd, long off, int whence)
 {
 	return SYS_(SYS_lseek, fd, off, whence, 0, 0, 0);
 }
+
+/* The record getdents64 writes, as the kernel lays it out (struct
+ * linux_dirent64): declared here because C libraries differ in whether
+ * and how they declare it.  The kernel keeps each one 8-byte aligned in
+ * the buffer, so a buffer aligned to 8 can be read in place. */
+struct sys_dirent64 {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
 
 static inline long sys_getdents64(int fd, void *buf, size_t n)
 {

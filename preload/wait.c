@@ -82,18 +82,21 @@ static __attribute__((noreturn)) void waiter_child(int fd, int pipe_out,
 
 static pid_t waiter_start(int fd, int pipe_out)
 {
-	pid_t parent = sys_getpid();
-	long pid;
-
-	/* like fork, but with no exit signal: SIGCHLD is the program's */
 #if defined(__x86_64__) || defined(__aarch64__) || defined(__i386__)
-	pid = SYS_(SYS_clone, 0, 0, 0, 0, 0, 0);
-#else
-	pid = -ENOSYS;          /* clone's argument order varies */
-#endif
+	pid_t parent = sys_getpid();
+	/* like fork, but with no exit signal: SIGCHLD is the program's */
+	long pid = SYS_(SYS_clone, 0, 0, 0, 0, 0, 0);
+
 	if (pid == 0)
 		waiter_child(fd, pipe_out, parent);
 	return (pid_t)pid;
+#else
+	/* clone's argument order varies: no child here */
+	(void)waiter_child;
+	(void)fd;
+	(void)pipe_out;
+	return -ENOSYS;
+#endif
 }
 
 static void waiter_end(pid_t pid)
@@ -131,10 +134,11 @@ static int waiter_wait(int pipe_in, int64_t deadline)
 /* -ECHILD when no child could be made. */
 static int flock_by_child(int fd, int64_t deadline)
 {
-	int pipefd[2], rc;
+	/* set: the analyzers cannot see the kernel write it */
+	int pipefd[2] = { -1, -1 }, rc;
 	pid_t pid;
 
-	if ((rc = (int)SYS_(SYS_pipe2, pipefd, O_CLOEXEC, 0, 0, 0, 0)) < 0)
+	if (SYS_(SYS_pipe2, pipefd, O_CLOEXEC, 0, 0, 0, 0) < 0)
 		return -ECHILD;
 	pid = waiter_start(fd, pipefd[1]);
 	sys_close(pipefd[1]);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # The command line where the C library does not pass it to constructors
 # (musl, preload/args.c): found on the initial stack through environ, or,
 # once a library loaded before ours has moved environ (setenv), read from

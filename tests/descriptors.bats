@@ -7,10 +7,12 @@
 #
 # The lock's descriptors sit at 1022 and 1023 (or above the soft
 # RLIMIT_NOFILE after a dup2 onto those numbers).  To the program they do
-# not exist: close() on them fails with EBADF.  /proc/self/fd still lists
-# them, and fcntl() on their numbers still works: the library hides them
-# from the calls it interposes only (close, close_range, closefrom, dup2,
-# dup3), and these tests check no more than that.
+# not exist: close() and every fcntl() command on them fail with EBADF,
+# and fcntl(F_DUPFD) gives their numbers as it would if they were free.
+# /proc/self/fd still lists them, and read() or fstat() of their numbers
+# still works: the library hides them from the calls it interposes only
+# (close, close_range, closefrom, dup2, dup3, fcntl, fcntl64, and those
+# made through syscall()), and these tests check no more than that.
 
 load helpers
 
@@ -230,15 +232,18 @@ closefrom_games() {
 }
 
 @test "closefrom(3) where close_range fails with ENOSYS closes every descriptor from 3, and the lock stays" {
+	needs_glibc_function closefrom
 	closefrom_games proc
 }
 
 @test "closefrom(3) where close_range fails with ENOSYS and every number is taken closes them all, and the lock stays" {
+	needs_glibc_function closefrom
 	ulimit -n 2048
 	closefrom_games full
 }
 
 @test "closefrom(3) where close_range fails with ENOSYS and /proc is missing aborts, as glibc's closefrom does" {
+	needs_glibc_function closefrom
 	[ "$(id -u)" -eq 0 ] || skip "a mount namespace without /proc needs root"
 	local plain_status plain_output
 	run "$BIN/closefromgames" noproc "$T/plain.out" "$T/plain.ready"
@@ -290,7 +295,23 @@ fcntl_games() {
 	fcntl_games pointer
 }
 
+# F_GETOWN answers a process group as its negative id: for a group id
+# below 4096 that reads like -errno, and must not be taken for an error.
+@test "fcntl(F_GETOWN) of a process group whose id is below 4096 (in a PID namespace) gives its negative id" {
+	[ "$(id -u)" -eq 0 ] || skip "a PID namespace needs root"
+	# pid 1 is sh; fcntlgames, pid 2, leads a group of its own: pgrp 2
+	run bounded unshare -p -f --mount-proc sh -c \
+		'setsid env LD_PRELOAD="$0" "$1" pointer "$2" "$3" 3>&-; cat "$2"' \
+		"$PRELOAD" "$BIN/fcntlgames" "$T/ns.out" "$T/ns.ready"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/ns.ready")" -lt 4096 ]
+	grep -qx 'fcntl F_GETOWN: is -pgrp=1' "$T/ns.out"
+	grep -qx 'fcntl64 F_GETOWN: is -pgrp=1' "$T/ns.out"
+}
+
 @test "bash: exec 1022>file and exec 1023>file work as without the library, and the lock stays" {
+	needs_system_programs bash
 	cat >"$T/redirect" <<'SCRIPT'
 #!/bin/bash
 # redirect OUTDIR READY [RELEASE]: bash's own redirections onto 1022 and
@@ -347,6 +368,7 @@ SCRIPT
 }
 
 @test "node: fs.closeSync(1022) and fs.closeSync(1023) (libuv closes through syscall()) fail with EBADF, and the lock stays" {
+	needs_system_programs node
 	command -v node >/dev/null || skip "node is not installed"
 	cat >"$T/closer.js" <<'JS'
 const fs = require("fs");

@@ -231,6 +231,7 @@ fails() {
 }
 
 @test "a relative LD_PRELOAD path (./libsingle.so) is carried through exec from another directory, and a background job does not get the lock" {
+	needs_system_programs bash
 	local lock libdir entry
 	libdir=$(dirname "$LIB")
 	entry=${SINGLE_TEST_PRELOAD_PREFIX:+$SINGLE_TEST_PRELOAD_PREFIX:}./$(basename "$LIB")

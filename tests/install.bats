@@ -234,6 +234,7 @@ in_scratch() {
 }
 
 @test "after make install to /usr/local, LD_PRELOAD=libsingle.so locks at once; after make uninstall the loader knows it no more" {
+	main_build_only
 	scratch_system
 	local before
 	before=$(in_scratch find /usr/local ! -type d | sort)
@@ -319,6 +320,7 @@ preloaded_for() {
 }
 
 @test "after 32- and 64-bit installs, single preloads the library of each program's class" {
+	main_build_only
 	m32_build
 	mk32 install DESTDIR="$T/root" PREFIX=/usr
 	mk install DESTDIR="$T/root" PREFIX=/usr
@@ -369,6 +371,7 @@ dst_lib() {
 }
 
 @test "LD_PRELOAD='/usr/\$LIB/libsingle.so' under an install into the \$LIB directories locks through the library of the program's class" {
+	main_build_only
 	local lib64
 	lib64=$(dst_lib)
 	[ -n "$lib64" ] || skip "this ld.so does not say what \$LIB is (ld.so --list-diagnostics)"
@@ -388,6 +391,7 @@ dst_lib() {
 }
 
 @test "one LD_PRELOAD='/usr/\$LIB/libsingle.so' locks a 32-bit and a 64-bit program, each through the library of its class" {
+	main_build_only
 	m32_build
 	runs_32bit || skip "this kernel does not run 32-bit programs"
 	local lib64 lib32

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # What differs between C libraries, loaders and word sizes, checked in
 # every build (make test, test-musl, test-m32): the build's own loader run
 # as a command, and file systems whose inode numbers need 64 bits.

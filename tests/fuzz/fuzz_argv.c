@@ -36,9 +36,12 @@ static void check_run(const struct interp *in, int argc, char **argv)
 				 run.what <= argv[i] + strlen(argv[i]);
 		CHECK(inside, "what points outside argv");
 	}
-	if (run.kind != RUN_SCRIPT)
+	/* scripts, named or searched on PATH (perl -S), come without a flag */
+	if (run.kind == RUN_INLINE || run.kind == RUN_MODULE)
 		CHECK(run.flag[0] == '-' && run.flag[1] && !run.flag[2],
 		      "flag '%s'", run.flag);
+	else
+		CHECK(!run.flag[0], "kind %d with flag '%s'", run.kind, run.flag);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

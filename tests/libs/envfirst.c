@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* envfirst.so: a library loaded before libsingle
  * (LD_PRELOAD=envfirst.so:libsingle.so) whose constructor adds a variable
  * to the environment, as any library may.  The first variable added

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* musl.h: the glibc functions the test programs use that musl lacks.
  * make test-musl puts it before each program's first line (-include).
  *
@@ -7,7 +8,9 @@
  * syscall(), which the library does not interpose, so these stand-ins do
  * just that, as such a program would.  The tests of the library's
  * close_range, closefrom and execveat skip under musl
- * (needs_glibc_function, tests/helpers.bash).
+ * (needs_glibc_function, tests/helpers.bash).  musl has no fcntl64
+ * either, not even as a name (its off_t is 64 bits everywhere): what
+ * would call it calls fcntl.
  */
 #ifndef TESTS_MUSL_H
 #define TESTS_MUSL_H
@@ -78,6 +81,8 @@ static inline const char *sigabbrev_np(int sig)
 	default: return NULL;
 	}
 }
+
+#define fcntl64 fcntl
 
 static inline int close_range(unsigned first, unsigned last, int flags)
 {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* strerror NAME: the C library's message for the error NAME (EMFILE,
  * ENOENT...), as the library's own messages give it: C libraries word
  * some differently (musl: "No file descriptors available" for EMFILE).
