@@ -228,13 +228,15 @@ soname() {
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "single (libsingle) $version" ]
 	[ "${lines[1]}" = "library: $T/libsingle-$version/preload/libsingle.so" ]
-	# its library locks (start_holder would preload the tree's)
+	# its library locks its own holder (start_holder would preload the
+	# tree's library, and a musl or 32-bit build's test programs)
+	local holder=$T/libsingle-$version/tests/bin/holder
 	mkfifo "$T/release.first"
-	spawn env LD_PRELOAD="$T/libsingle-$version/preload/libsingle.so" "$BIN/holder" \
+	spawn env LD_PRELOAD="$T/libsingle-$version/preload/libsingle.so" "$holder" \
 		"$T/first.ready" "$T/release.first"
 	HOLDER_PID=$BG_PID
 	wait_for_file "$T/first.ready"
-	is_locked "$(holder_lock)"
+	is_locked "$(lock_name "$holder")"
 	release first
 }
 
