@@ -13,10 +13,7 @@
 load helpers
 
 setup() { common_setup; }
-teardown() {
-	kill_leftovers
-	common_teardown
-}
+teardown() { common_teardown; }
 
 # kept MODE: vforker MODE holds its lock, both numbers closed to it, in
 # the process that wrote the ready file; a second start is skipped; the
