@@ -109,7 +109,7 @@ static void not_listed(const char *const raw[VAR_N], const struct key *k)
 	}
 }
 
-static void explain(const struct lock_request *rq, const struct key *k)
+static void explain_and_exit(const struct lock_request *rq, const struct key *k)
 {
 	struct lockdir dir = { .fd = -1 };
 	int status;
@@ -125,18 +125,19 @@ static void explain(const struct lock_request *rq, const struct key *k)
 static int name_the_lock(const struct settings *st, struct key *k, int identified,
 			 int argc, char **argv, char name[LOCKNAME_MAX])
 {
-	int rc = identified;
+	int rc = key_path_map(k);
 
-	if ((rc = key_path_map(k)) < 0) {
+	if (rc < 0) {
 		say("cannot tell which program %s is: %s", argv[0], strerror(-rc));
 		return EXIT_OSERR;
 	}
-	rc = identified;
 	/* SINGLE_KEY names the lock outright: nothing to ask the kernel but
 	 * whether a launcher's command will lock itself */
 	if (st->key)
 		rc = key_launcher_only(k, argc, argv);
-	else if (identified == NOT_YET && (rc = key_identify(k, argc, argv)) < 0) {
+	else if (identified != NOT_YET)
+		rc = identified;
+	else if ((rc = key_identify(k, argc, argv)) < 0) {
 		say("cannot tell which program %s is: %s", argv[0], strerror(-rc));
 		return EXIT_OSERR;
 	}
@@ -174,7 +175,7 @@ static void run(const char *const raw[VAR_N], char *preload, int argc,
 	rq.program = key.started_as;
 	rq.name = name;
 	if (status == 0 && st.explain)
-		explain(&rq, &key);
+		explain_and_exit(&rq, &key);
 	key_path_unmap(&key);
 	if (status == KEY_NOT_MINE)
 		return;         /* the command it runs locks itself */

@@ -57,9 +57,9 @@ static void holder_text(char *buf, size_t cap, const struct fileinfo *fi,
 	pid_t pid = 0;
 	size_t n;
 
-	if (record_is_remote(rec)) {
-		pid = rec->pid;
-	} else if (rec->pid && pid_holds_lock(rec->pid, fi, rec->fd)) {
+	/* a remote holder's pid is all there is; a local one's, a hint */
+	if (record_is_remote(rec) ||
+	    (rec->pid && pid_holds_lock(rec->pid, fi, rec->fd))) {
 		pid = rec->pid;
 	} else {
 		pid_t pids[1];
@@ -209,12 +209,12 @@ static int queue_enter(const struct lockdir *d, const char *base, unsigned place
 	char name[LOCKNAME_MAX + 2];
 	struct fileinfo fi;
 	size_t n = str_len(base);
-	int fd, writable, status;
+	int fd, writable;
 
 	mem_copy(name, base, n);
 	mem_copy(name + n, QUEUE_SUFFIX, sizeof QUEUE_SUFFIX);
 	if (n + sizeof QUEUE_SUFFIX > LOCKNAME_MAX ||
-	    (status = lockfile_open(d, name, &fd, &fi, &writable)))
+	    lockfile_open(d, name, &fd, &fi, &writable) != 0)
 		return -2;
 	for (unsigned i = 0; i < places; i++) {
 		struct sys_flock64 place = { .type = F_WRLCK, .whence = SEEK_SET,
