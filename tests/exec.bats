@@ -147,7 +147,7 @@ via() {
 @test "execl keeps the lock in the new image" { via execl; }
 @test "execlp keeps the lock in the new image" { via execlp; }
 @test "execle keeps the lock in the new image" { via execle; }
-@test "fexecve keeps the lock in the new image" { via fexecve; }
+@test "fexecve keeps the lock in the new image" { needs_native_m32 fexecve; via fexecve; }
 @test "execveat keeps the lock in the new image" { needs_glibc_function execveat; via execveat; }
 
 # fails FUNC ERRNO: execvia's exec through FUNC fails; the program goes on
@@ -186,7 +186,7 @@ fails() {
 @test "a failing execlp changes nothing" { fails execlp ENOENT; }
 @test "a failing execle changes nothing" { fails execle ENOENT; }
 @test "a failing fexecve (file not executable) changes nothing, errno EACCES" { fails fexecve EACCES; }
-@test "a failing execveat changes nothing" { fails execveat ENOENT; }
+@test "a failing execveat changes nothing" { needs_native_m32 execveat; fails execveat ENOENT; }
 
 @test "the children of the exec'd image do not get the lock" {
 	needs_system_programs bash

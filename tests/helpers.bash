@@ -326,6 +326,7 @@ waiting_on() {
 start_waiter() {
 	local name=$1 lock=$2 end
 	shift 2
+	needs_native_m32 "the clone(CLONE_VM) child through which a finite wait blocks, which the test looks for in /proc/locks"
 	start_bg "$name" "$@"
 	WAITER_PID=$BG_PID
 	deadline end "$BOUND"
@@ -470,6 +471,16 @@ needs_glibc_function() {
 # constructor there, which is what the test sets up.
 needs_preinit_array() {
 	needs_glibc "musl runs no .preinit_array: nothing of the program runs before the library's constructor"
+}
+
+# needs_native_m32 WHAT: skip in the 32-bit build where this machine runs
+# 32-bit programs through qemu-user (binfmt_misc; .ci/run registers it on
+# a kernel without IA-32 emulation): qemu does not do WHAT as the kernel
+# would, and the test would try qemu, not the library.
+needs_native_m32() {
+	[ "${SINGLE_TEST_VARIANT:-}" = m32 ] || return 0
+	[ "$(head -n 1 /proc/sys/fs/binfmt_misc/qemu-i386 2>/dev/null)" != enabled ] ||
+		skip "32-bit programs run through qemu-user here, which does not do $1 as the kernel would"
 }
 
 # main_build_only: skip in another build: the test makes and tries the

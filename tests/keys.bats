@@ -426,6 +426,7 @@ ld_so() {
 }
 
 @test "two different programs run from memfds of the same name run side by side; the same memfd started again is skipped (its key is the memfd's dev and ino)" {
+	needs_native_m32 "the exec of a memfd"
 	local a
 	mkfifo "$T/release.a"
 	spawn "$BIN/memfdexec" -p "$PRELOAD" job "$BIN/holder" "$T/a.ready" "$T/release.a"

@@ -314,6 +314,7 @@ PY
 }
 
 @test "single --prune racing starts: no held file removed, never two instances" {
+	needs_system_programs bash
 	# job.sh runs as one instance: a second one inside at once leaves a mark
 	cat >"$T/job.sh" <<'SH'
 #!/bin/bash

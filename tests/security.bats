@@ -156,6 +156,7 @@ refused_untouched() {
 # without a slash from the system directories, so the library is copied
 # there for this test (and removed in teardown).
 @test "a setuid program runs untouched: no setting is read, no lock taken, so no user can keep another from running it" {
+	needs_native_m32 "set-user-ID programs (binfmt_misc starts them without secure-execution mode)"
 	local libdir=/usr/lib/x86_64-linux-gnu
 	[ -d "$libdir" ] || skip "no $libdir on this system"
 	user_dir nobody                       # $USER_DIR: nobody's, 0755

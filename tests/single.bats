@@ -129,6 +129,7 @@ mbsync_ran() {
 }
 
 @test "-w SECS: a start waits for the running instance and runs once it ends" {
+	needs_native_m32 "the clone(CLONE_VM) child through which a finite wait blocks, which the test looks for in /proc/locks"
 	start_holder h
 	mkfifo "$T/release.w"
 	single_bg w -w 20 "$BIN/holder" "$T/w.ready" "$T/release.w"
@@ -485,6 +486,7 @@ usage_error() {
 }
 
 @test "a copy of the build tree's single without a library beside it says where it looked, status 72" {
+	needs_native_m32 "/proc/self/exe (under qemu it names qemu)"
 	mkdir -p "$T/tree/build"
 	cp "$SINGLE_CMD" "$T/tree/build/single"
 	cp "$LIB" "$T/libsingle.so"

@@ -45,14 +45,17 @@ kept() {
 }
 
 @test "a clone(CLONE_VM) child that dup2s onto and closes 1022 and 1023 leaves the holder its lock" {
+	needs_native_m32 "clone(CLONE_VM)"
 	kept clonevm
 }
 
 @test "a daemon's vfork child that plays with 1022 and 1023 before the daemon did leaves the daemon its lock" {
+	needs_native_m32 "MADV_WIPEONFORK (qemu accepts it and does nothing)"
 	kept forkvfork
 }
 
 @test "a daemon (a fork child whose parent exits) keeps the lock, 1022 and 1023 closed to it" {
+	needs_native_m32 "MADV_WIPEONFORK (qemu accepts it and does nothing)"
 	kept fork
 }
 

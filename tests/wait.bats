@@ -100,6 +100,7 @@ teardown() { common_teardown; }
 state_after_wait() {
 	local out=$1
 	shift
+	needs_native_m32 "real-time signals and the clone(CLONE_VM) child of a finite wait"
 	start_holder holder SINGLE_KEY=sigstate
 	spawn env "$@" SINGLE_KEY=sigstate SINGLE_WAIT=30 LD_PRELOAD="$PRELOAD" \
 		"$BIN/sigstate" >"$out"
@@ -128,6 +129,7 @@ state_after_wait() {
 }
 
 @test "after a wait, a signal that was pending before is still pending at main" {
+	needs_native_m32 "real-time signals (qemu keeps some for itself)"
 	needs_preinit_array
 	SIGSTATE_PENDING=1 run "$BIN/sigstate"
 	[ "$status" -eq 0 ]
@@ -151,6 +153,7 @@ state_after_wait() {
 bg_waiter() {
 	local name=$1 lock=$2 end
 	shift 2
+	needs_native_m32 "the clone(CLONE_VM) child through which a finite wait blocks, which the test looks for in /proc/locks"
 	spawn "$@"
 	WAITER_PID=$BG_PID
 	deadline end "$BOUND"
