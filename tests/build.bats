@@ -15,8 +15,9 @@ teardown() { common_teardown; }
 build_copy() {
 	mkdir -p "$T/src/preload" "$T/src/scripts"
 	cp "$ROOT_DIR/Makefile" "$T/src/"
-	cp "$ROOT_DIR"/preload/*.c "$ROOT_DIR"/preload/*.h "$ROOT_DIR"/preload/*.map "$T/src/preload/"
-	cp "$ROOT_DIR/scripts/single.c" "$T/src/scripts/"
+	cp "$ROOT_DIR"/preload/*.c "$ROOT_DIR"/preload/*.h "$ROOT_DIR"/preload/*.map \
+		"$ROOT_DIR"/preload/*.7 "$T/src/preload/"
+	cp "$ROOT_DIR/scripts/single.c" "$ROOT_DIR/scripts/single.1" "$T/src/scripts/"
 	run env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u CC -u CFLAGS -u WARN \
 		-u CPPFLAGS -u LDFLAGS make -C "$T/src" -j4 "$@" all 2>&1
 	echo "$output" >&2
