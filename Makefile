@@ -57,7 +57,7 @@ LIBDIR64 ?= $(if $(filter 4,$(PTR_SIZE)),$(call libdir_to64,$(LIBDIR)),$(LIBDIR)
 # noseparate-code: two loadable segments instead of four, so ld.so maps
 # the library with two fewer mmap calls in every process that loads it.
 # lazy: binding all of the library's imports at load (-z now) costs every
-# start about 5,800 instructions, 3.4% of a lock-taking start of /bin/true
+# start about 6,500 instructions, 3.8% of a lock-taking start of /bin/true
 # (make bench, "linker options", 2026-11-30; it was 39,000 while the
 # library still imported strlen, memcpy and the like).  It comes before
 # $(LDFLAGS), so that a packager's -Wl,-z,now wins: that choice is theirs.
@@ -66,8 +66,8 @@ LIB_CFLAGS  = -std=gnu11 -fPIC -fvisibility=hidden $(WARN)
 # (dpkg-buildflags): the stack protector and _FORTIFY_SOURCE=2 (libc's
 # checked memcpy, snprintf, ...), for the library and single.  The library
 # calls almost none of the checked functions, so it gains no import;
-# together they cost a start about 380 instructions, 0.2%, nearly all of
-# it the stack protector's canary checks (make bench, "hardening flags").
+# together they cost a start about 850 instructions, 0.5%, all of it the
+# stack protector's canary checks (make bench, "hardening flags").
 # They come before CPPFLAGS and CFLAGS, so that a packager's flags win.
 # -D_FORTIFY_SOURCE=2 is added only to an optimised build (it needs -O)
 # whose CPPFLAGS and CFLAGS do not set it already (dpkg-buildflags: 2;

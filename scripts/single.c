@@ -604,6 +604,18 @@ static const char *script_interpreter(int fd, char *buf, size_t cap)
 	return *p ? p : NULL;
 }
 
+/* elf_kind of the file at path; EXEC_OTHER if it cannot be opened */
+static int path_kind(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), kind;
+
+	if (fd < 0)
+		return EXEC_OTHER;
+	kind = elf_kind(fd);
+	close(fd);
+	return kind;
+}
+
 /* The kind of what ld.so, if any, starts for the program at fd: the
  * program itself, or for a "#!" script its interpreter.  It tells whether
  * LD_PRELOAD is read at all (not for a static program, nor for a script
@@ -612,18 +624,12 @@ static int loaded_kind(int fd, int kind)
 {
 	char line[256];
 	const char *interp;
-	int ifd, interp_kind;
 
 	if (kind != EXEC_SCRIPT)
 		return kind;
 	if (!(interp = script_interpreter(fd, line, sizeof line)))
 		return EXEC_OTHER;
-	ifd = open(interp, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (ifd < 0)
-		return EXEC_OTHER;
-	interp_kind = elf_kind(ifd);
-	close(ifd);
-	return interp_kind;
+	return path_kind(interp);
 }
 
 /* ld.so ignores LD_PRELOAD paths for a program that changes its user or
@@ -703,17 +709,10 @@ static void exec_failed(const char *word, int err)
  * returns its kind: the library env loads must be of env's class. */
 static int env_find(char env_path[PATH_MAX], const struct command *c)
 {
-	int fd, kind;
-
 	if (path_search("env", env_path) < 0)
 		fail(EXIT_NOTFOUND, "cannot run '%s' through env: env: command not found",
 		     c->word);
-	fd = open(env_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return EXEC_OTHER;
-	kind = elf_kind(fd);
-	close(fd);
-	return kind;
+	return path_kind(env_path);
 }
 
 /* Through env, for a static program: the library takes the lock in env,

@@ -443,6 +443,21 @@ start_running() {
 # and SINGLE_TEST_VARIANT names it (musl, m32).
 BIN=${SINGLE_TESTBIN:-$BIN}
 
+# SINGLE_CMD: single of the build under test
+SINGLE_CMD=${SINGLE_TESTCMD:-$ROOT_DIR/build/single}
+
+# single_cmd ARGS...: that single, with the library under test, bounded
+single_cmd() {
+	bounded env SINGLE_LIB="$LIB" LD_PRELOAD="${SINGLE_TEST_PRELOAD_PREFIX:-}" \
+		"$SINGLE_CMD" "$@"
+}
+
+# mk TARGET VAR=VALUE...: make in the source tree, apart from any make
+# that runs the suite
+mk() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$ROOT_DIR" "$@"
+}
+
 # needs_system_programs WHAT: skip the test in a build whose library the
 # system's programs cannot load, when it runs WHAT (bash, coreutils,
 # python...) under the library.

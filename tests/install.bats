@@ -10,12 +10,6 @@ bats_require_minimum_version 1.5.0
 setup() { common_setup; }
 teardown() { common_teardown; }
 
-# mk TARGET VAR=VALUE...: make in the source tree, apart from any make
-# that runs the suite
-mk() {
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$ROOT_DIR" "$@"
-}
-
 # files DIR: every file and symlink under DIR, relative, sorted
 files() {
 	(cd "$1" && find . ! -type d | sort)

@@ -29,27 +29,36 @@ reaped() {
 	[ "$(cat "$1")" = "${want%$'\n'}" ]
 }
 
-@test "setsid -f twice: the first copy runs and holds the lock after setsid has gone, the second is skipped" {
-	needs_system_programs setsid
-	local lock pid
-	lock=$(holder_lock)
+# setsid_f_twice PROGRAM REAPED: two `setsid -f PROGRAM` starts: the first
+# runs and holds PROGRAM's lock after setsid has gone, the second is
+# skipped; tests/bin/reap reports REAPED for the second (its setsid, and
+# the child it forked if it forked)
+setsid_f_twice() {
+	local prog=$1 reaped=$2 lock pid
+	lock=$(lock_name "$prog")
 	mkfifo "$T/release.first"
 	# setsid -f forks, and its first process exits at once
-	bounded env LD_PRELOAD="$PRELOAD" setsid -f "$BIN/holder" "$T/first.ready" "$T/release.first" 3>&-
+	bounded env LD_PRELOAD="$PRELOAD" setsid -f "$prog" "$T/first.ready" "$T/release.first" 3>&-
 	wait_for_file "$T/first.ready"
 	pid=$(cat "$T/first.ready")
 	[ "$(lock_holders "$lock")" = "$pid" ]
-	# reap waits for setsid and for the child it leaves behind
+	# reap waits for setsid and for any child it leaves behind
 	run bounded "$BIN/reap" env LD_PRELOAD="$PRELOAD" \
-		setsid -f "$BIN/holder" "$T/second.ready" /dev/null
+		setsid -f "$prog" "$T/second.ready" /dev/null
 	echo "status $status: $output" >&2
 	[ "$status" -eq 0 ]
-	[ "$output" = $'exited 0\nexited 0' ]
+	[ "$output" = "$reaped" ]
 	[ ! -e "$T/second.ready" ]
 	[ "$(lock_holders "$lock")" = "$pid" ]
 	fifo_close "$T/release.first"
 	reap "$pid"
 	lock_is_free "$lock"
+}
+
+@test "setsid -f twice: the first copy runs and holds the lock after setsid has gone, the second is skipped" {
+	needs_system_programs setsid
+	# setsid forks, and its child, which execs the program, is skipped
+	setsid_f_twice "$BIN/holder" $'exited 0\nexited 0'
 }
 
 @test "setsid in a process-group leader (it forks): the first copy runs and holds the lock, the second is skipped" {
@@ -83,26 +92,9 @@ reaped() {
 
 @test "setsid -f twice with a static program: the first copy holds the lock after setsid has gone, the second is skipped" {
 	needs_system_programs setsid
-	local lock pid
-	lock=$(lock_name "$STATIC_HOLDER")
-	mkfifo "$T/release.first"
-	# setsid takes the lock for its static command, forks, and its child
-	# carries it through the exec
-	bounded env LD_PRELOAD="$PRELOAD" setsid -f "$STATIC_HOLDER" "$T/first.ready" "$T/release.first" 3>&-
-	wait_for_file "$T/first.ready"
-	pid=$(cat "$T/first.ready")
-	[ "$(lock_holders "$lock")" = "$pid" ]
-	run bounded "$BIN/reap" env LD_PRELOAD="$PRELOAD" \
-		setsid -f "$STATIC_HOLDER" "$T/second.ready" /dev/null
-	echo "status $status: $output" >&2
-	[ "$status" -eq 0 ]
-	# setsid itself is turned away, before it forks
-	[ "$output" = 'exited 0' ]
-	[ ! -e "$T/second.ready" ]
-	[ "$(lock_holders "$lock")" = "$pid" ]
-	fifo_close "$T/release.first"
-	reap "$pid"
-	lock_is_free "$lock"
+	# setsid takes the lock for its static command and its child carries
+	# it through the exec; the second setsid is turned away before it forks
+	setsid_f_twice "$STATIC_HOLDER" 'exited 0'
 }
 
 @test "a wrapper whose last line is exec setsid -f with a static program: that program keeps the wrapper's lock after setsid has gone" {

@@ -9,12 +9,6 @@ bats_require_minimum_version 1.5.0
 setup() { common_setup; }
 teardown() { common_teardown; }
 
-# mk TARGET VAR=VALUE...: make in the source tree, apart from any make
-# that runs the suite
-mk() {
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$ROOT_DIR" "$@"
-}
-
 # src_copy DIR: the sources as make needs them, without build products
 src_copy() {
 	mkdir -p "$1"

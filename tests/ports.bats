@@ -9,14 +9,6 @@ load helpers
 setup() { common_setup; }
 teardown() { common_teardown; }
 
-SINGLE_CMD=${SINGLE_TESTCMD:-$ROOT_DIR/build/single}
-
-# single_cmd ARGS...: single of the build under test, bounded
-single_cmd() {
-	bounded env SINGLE_LIB="$LIB" LD_PRELOAD="${SINGLE_TEST_PRELOAD_PREFIX:-}" \
-		"$SINGLE_CMD" "$@"
-}
-
 @test "this build's loader run as a command, ld.so PROGRAM, is keyed by PROGRAM (musl's leaves AT_EXECFN naming itself)" {
 	local ld
 	ld=$(readelf -lW "$BIN/holder" | sed -n 's/.*program interpreter: \(.*\)\]$/\1/p')

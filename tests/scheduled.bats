@@ -220,25 +220,17 @@ next_run() {
 
 # ---- single --list, --prune ------------------------------------------------------
 
-SINGLE_CMD=${SINGLE_TESTCMD:-$ROOT_DIR/build/single}
-
-# single ARGS...: the command, with the library under test, bounded
-single() {
-	bounded env SINGLE_LIB="$LIB" LD_PRELOAD="${SINGLE_TEST_PRELOAD_PREFIX:-}" \
-		"$SINGLE_CMD" "$@"
-}
-
 @test "single --list shows state, holder, since, for how long, skipped and waiting; stuck past --stale" {
 	start_holder first
 	run try_start "$BIN/holder" "$T/never.ready" /dev/null
 	run try_start "$BIN/holder" "$T/never.ready" /dev/null
 	start_waiter w "$HOLDER_LOCK" SINGLE_WAIT=30 -- "$BIN/holder" "$T/w.ready" /dev/null
-	run single --list
+	run single_cmd --list
 	[ "$status" -eq 0 ]
 	grep -Eqx "held +$HOLDER_PID +holder +$(date +%Y-%m-%d) [0-9:]{8} +[0-9dhms]+ +2 +1 $BIN/holder" <<<"$output"
-	run single --list --stale 0
+	run single_cmd --list --stale 0
 	grep -Eq "^stuck +$HOLDER_PID +holder " <<<"$output"
-	SINGLE_STALE=3600 run single --list
+	SINGLE_STALE=3600 run single_cmd --list
 	grep -Eq "^held +$HOLDER_PID +holder " <<<"$output"
 	release first
 	wait_for_file "$T/w.ready"
@@ -248,8 +240,8 @@ single() {
 	needs_system_programs /bin/true
 	start_holder first
 	run try_start "$BIN/holder" "$T/never.ready" /dev/null
-	single /bin/true
-	run single --list --json
+	single_cmd /bin/true
+	run single_cmd --list --json
 	[ "$status" -eq 0 ]
 	printf '%s' "$output" >"$T/list.json"
 	run /usr/bin/python3 - "$T/list.json" "$HOLDER_PID" "$BIN/holder" "$(hostname)" <<'PY'
@@ -274,7 +266,7 @@ PY
 	[ "$status" -eq 0 ]
 	release first
 	# no lock directory: an empty array
-	run single --list --json -d "$T/nonexistent"
+	run single_cmd --list --json -d "$T/nonexistent"
 	[ "$output" = "[]" ]
 }
 
@@ -291,25 +283,25 @@ PY
 @test "single --prune removes the lock files nobody holds and no start used for DAYS, and says so" {
 	needs_system_programs /bin/true
 	start_holder first
-	single /bin/true
+	single_cmd /bin/true
 	: >"$SINGLE_DIR/@recent.lock"
 	local old=$SINGLE_DIR/@old.lock
 	: >"$old"
 	touch -d '10 days ago' "$old" "$HOLDER_LOCK"
-	run single --prune
+	run single_cmd --prune
 	[ "$status" -eq 0 ]
 	# the default is 7 days: only the old free one goes
 	[ "$output" = "removed $old" ]
 	[ ! -e "$old" ]
 	[ -e "$SINGLE_DIR/@recent.lock" ]
 	[ -e "$HOLDER_LOCK" ]           # held: never removed, however old
-	run single --prune --older 0
+	run single_cmd --prune --older 0
 	[ "$(sort <<<"$output")" = "$(printf 'removed %s\n' "$SINGLE_DIR/@recent.lock" \
 		"$(lock_name "$(readlink -f /bin/true)")" | sort)" ]
 	[ -e "$HOLDER_LOCK" ]
 	is_locked "$HOLDER_LOCK"
 	release first
-	run single --prune --older 0
+	run single_cmd --prune --older 0
 	[ "$output" = "removed $HOLDER_LOCK" ]
 }
 

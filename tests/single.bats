@@ -8,7 +8,6 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-SINGLE_CMD=${SINGLE_TESTCMD:-$ROOT_DIR/build/single}
 # the library of single's own build tree: build/single -> preload/libsingle.so
 TREE_LIB=$(cd "$(dirname "$SINGLE_CMD")/.." && pwd)/preload/libsingle.so
 
