@@ -75,12 +75,10 @@ EOF
 }
 
 @test "close_range(3, ~0U, 0) keeps the lock and returns what it would" {
-	needs_glibc_function close_range
 	games close_range
 }
 
 @test "closefrom(3) keeps the lock" {
-	needs_glibc_function closefrom
 	games closefrom
 }
 
@@ -169,13 +167,11 @@ threads() {
 }
 
 @test "threads closing and dup2-ing descriptors at once keep the lock (soft = hard limit)" {
-	needs_glibc_function close_range
 	ulimit -n 4096
 	threads
 }
 
 @test "threads closing and dup2-ing descriptors at once keep the lock (soft limit 1024)" {
-	needs_glibc_function close_range
 	ulimit -n 8192 && ulimit -Sn 1024
 	threads
 }
@@ -184,13 +180,11 @@ threads() {
 # a close_range(3, ~0U, 0) in another thread at that moment must not
 # close the copy being made.
 @test "close_range(3, ~0U) in one thread while others dup2 onto 1022/1023 keeps the lock (soft limit 1024)" {
-	needs_glibc_function close_range
 	ulimit -n 8192 && ulimit -Sn 1024
 	threads 30000 evict
 }
 
 @test "close_range(3, ~0U) in one thread while others dup2 onto 1022/1023 keeps the lock (soft = hard limit)" {
-	needs_glibc_function close_range
 	ulimit -n 4096
 	threads 30000 evict
 }

@@ -474,11 +474,12 @@ needs_glibc() {
 	[ "${SINGLE_TEST_VARIANT:-}" != musl ] || skip "$1"
 }
 
-# needs_glibc_function NAME: skip under musl, which has no NAME(): a musl
-# program makes the system call itself (tests/progs/musl.h), and the
-# library interposes functions, not system calls.
+# needs_glibc_function NAME: skip under musl, which has no NAME(): the
+# test is of what the library's own NAME() does, which a musl program
+# cannot call (it makes the system call through syscall(), which
+# tests/progs/musl.h does for the tests that run there).
 needs_glibc_function() {
-	needs_glibc "musl has no $1(): its programs make the system call, which the library does not see"
+	needs_glibc "musl has no $1(): the test is of the library's $1(), which a musl program cannot call"
 }
 
 # needs_preinit_array: skip under musl, whose loader runs no

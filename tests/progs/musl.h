@@ -5,10 +5,11 @@
  * strerrorname_np and sigabbrev_np only name numbers for the tests to
  * read.  close_range, closefrom and execveat are no libc functions on
  * musl: a musl program that wants them makes the system call through
- * syscall(), which the library does not interpose, so these stand-ins do
- * just that, as such a program would.  The tests of the library's
- * close_range, closefrom and execveat skip under musl
- * (needs_glibc_function, tests/helpers.bash).  musl has no fcntl64
+ * syscall(), so these stand-ins do just that, as such a program would.
+ * The library's syscall() covers close_range (closefrom too, which is a
+ * close_range here), not execveat; the tests of what only the library's
+ * own closefrom and execveat do skip under musl (needs_glibc_function,
+ * tests/helpers.bash).  musl has no fcntl64
  * either, not even as a name (its off_t is 64 bits everywhere): what
  * would call it calls fcntl.
  */
