@@ -468,6 +468,12 @@ needs_system_programs() {
 	esac
 }
 
+# needs_no_sanitizer REASON: skip under make asan-test, saying REASON
+# (what the sanitizer runtime preloaded before the library cannot do).
+needs_no_sanitizer() {
+	[ -z "${SINGLE_TEST_PRELOAD_PREFIX:-}" ] || skip "$1"
+}
+
 # needs_glibc REASON: skip under musl, saying REASON (what the test
 # needs of glibc that musl does not have).
 needs_glibc() {

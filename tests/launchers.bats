@@ -138,6 +138,7 @@ setsid_f_twice() {
 }
 
 @test "env -i PROGRAM, alone or under timeout (env drops LD_PRELOAD): PROGRAM's process holds PROGRAM's lock, a second start is skipped" {
+	needs_no_sanitizer "env -i drops the sanitizer runtime and its options, and the library carried into PROGRAM cannot load without them"
 	needs_system_programs "env and timeout"
 	local lock pid
 	lock=$(holder_lock)
