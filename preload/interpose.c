@@ -26,6 +26,12 @@
  * POSIX does not count it among the async-signal-safe functions anyway.
  */
 #define _GNU_SOURCE
+/* The names defined here are the C library's own symbols, whatever a
+ * build's flags: _FILE_OFFSET_BITS=64 or _TIME_BITS=64 (Debian's 64-bit
+ * time_t on 32-bit machines) would have the headers rename fcntl to
+ * fcntl64 or __fcntl_time64, which are defined below as themselves. */
+#undef _FILE_OFFSET_BITS
+#undef _TIME_BITS
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -461,6 +467,12 @@ SINGLE_EXPORT int fcntl64(int fd, int cmd, ...)
 		return answer(dupfd_checked(fd, cmd, (long)arg));
 	return fcntl_passed(fd, cmd, arg);
 }
+
+/* A 32-bit program built with _TIME_BITS=64 (glibc 2.34 and later) calls
+ * fcntl by this name: the same function as fcntl64. */
+#if defined(__GLIBC__) && !defined(__LP64__)
+SINGLE_EXPORT int __fcntl_time64(int fd, int cmd, ...) __attribute__((alias("fcntl64")));
+#endif
 
 /* ---- exec ------------------------------------------------------------- */
 

@@ -84,3 +84,17 @@ wide_inode() {
 	[ "$(lock_holders "$(lock_name "$BIN/execvia")")" = "$HOLDER_PID" ]
 	release via
 }
+
+@test "a 32-bit program built with 64-bit time_t (_TIME_BITS=64, fcntl named __fcntl_time64) finds 1022 and 1023 closed to fcntl as well" {
+	[ "${SINGLE_TEST_VARIANT:-}" = m32 ] ||
+		skip "for the 32-bit build (make test-m32): elsewhere time_t is 64 bits already"
+	${CC:-cc} -m32 -O2 -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64 -I"$TESTS_DIR/progs" \
+		-o "$T/fcntlgames" "$TESTS_DIR/progs/fcntlgames.c"
+	# the program really calls fcntl by that name
+	nm -D "$T/fcntlgames" | grep -q ' U __fcntl_time64'
+	start_holder fg -- "$T/fcntlgames" hidden "$T/fg.out" "$T/fg.ready" "$T/release.fg"
+	[ "$(lock_holders "$(lock_name "$T/fcntlgames")")" = "$HOLDER_PID" ]
+	finish fg
+	grep -qx 'fcntl F_GETFD 1022: -1 EBADF' "$T/fg.out"
+	grep -qx 'fcntl F_GETFD 1023: -1 EBADF' "$T/fg.out"
+}
