@@ -30,7 +30,8 @@
 
 /* Internal to the build, not settings: what the library exports is only
  * the calls it interposes (SINGLE_EXPORT, listed in libsingle.map);
- * everything shared between its files is SINGLE_HIDDEN. */
+ * everything shared between its files is SINGLE_HIDDEN.  (Both are
+ * compile-time macros of the sources, not settings.) */
 #define SINGLE_HIDDEN __attribute__((visibility("hidden")))
 #define SINGLE_EXPORT __attribute__((visibility("default")))
 

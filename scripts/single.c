@@ -37,8 +37,9 @@
 
 #include "../preload/single.h"
 #include "../preload/sys.h"
-#include "single-paths.h"       /* SINGLE_LIBDIR32, SINGLE_LIBDIR64, SINGLE_BINDIR (build/) */
-#include "version.h"            /* SINGLE_VERSION (build/), the Makefile's VERSION */
+/* internal macros the Makefile writes into build/, not settings: */
+#include "single-paths.h"       /* SINGLE_LIBDIR32, SINGLE_LIBDIR64, SINGLE_BINDIR */
+#include "version.h"            /* SINGLE_VERSION: the Makefile's VERSION */
 
 #define LIB_NAME "libsingle.so"
 /* single's own variable; the library's are in settings.c */

@@ -324,11 +324,19 @@ waiting_on() {
 # waiting for LOCKFILE; WAITER_PID is its pid.  Fails if it ends, its main
 # runs, or it does not wait within BOUND seconds.
 start_waiter() {
-	local name=$1 lock=$2 end
+	local name=$1 lock=$2
 	shift 2
 	needs_native_m32 "the clone(CLONE_VM) child through which a finite wait blocks, which the test looks for in /proc/locks"
 	start_bg "$name" "$@"
 	WAITER_PID=$BG_PID
+	waits_for "$name" "$lock"
+}
+
+# waits_for NAME LOCKFILE: until WAITER_PID, start NAME, is blocked
+# waiting for LOCKFILE; fails if it ends, its main runs ($T/NAME.ready
+# appears), or it does not wait within BOUND seconds.
+waits_for() {
+	local name=$1 lock=$2 end
 	deadline end "$BOUND"
 	until waiting_on "$lock" "$WAITER_PID"; do
 		if passed "$end" || [ -e "$T/$name.ready" ] ||

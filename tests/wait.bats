@@ -151,20 +151,12 @@ state_after_wait() {
 # WAITER_PID; returns once it is blocked waiting for LOCKFILE, fails if it
 # ends first or never waits within BOUND seconds
 bg_waiter() {
-	local name=$1 lock=$2 end
+	local name=$1 lock=$2
 	shift 2
 	needs_native_m32 "the clone(CLONE_VM) child through which a finite wait blocks, which the test looks for in /proc/locks"
 	spawn "$@"
 	WAITER_PID=$BG_PID
-	deadline end "$BOUND"
-	until waiting_on "$lock" "$WAITER_PID"; do
-		if passed "$end" || [ -e "$T/$name.ready" ] ||
-			ended "$WAITER_PID"; then
-			echo "start $name never waited for $lock" >&2
-			return 1
-		fi
-		sleep 0.01
-	done
+	waits_for "$name" "$lock"
 }
 
 @test "with no signal allowed to queue (ulimit -i 0), SINGLE_WAIT=30 waits and runs as soon as the holder ends" {
