@@ -431,6 +431,18 @@ static int fcntl_passed32(int fd, int cmd, void *arg)
 #define fcntl_passed32 fcntl_passed
 #endif
 
+/* fcntl and fcntl64 alike: a hidden number is closed for every command,
+ * F_DUPFD gives what it would without us, the rest goes to pass. */
+static int fcntl_checked(int fd, int cmd, void *arg,
+			 int (*pass)(int, int, void *))
+{
+	if (hidden_here(fd))
+		return fail(EBADF);
+	if (is_dupfd(cmd))
+		return answer(dupfd_checked(fd, cmd, (long)arg));
+	return pass(fd, cmd, arg);
+}
+
 /* The argument is read as glibc reads it, a pointer-sized word, and
  * passed on untouched: for commands that take a pointer (F_GETLK,
  * F_OFD_SETLK, F_SETOWN_EX, ...) it is one. */
@@ -442,11 +454,7 @@ SINGLE_EXPORT int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (hidden_here(fd))
-		return fail(EBADF);
-	if (is_dupfd(cmd))
-		return answer(dupfd_checked(fd, cmd, (long)arg));
-	return fcntl_passed32(fd, cmd, arg);
+	return fcntl_checked(fd, cmd, arg, fcntl_passed32);
 }
 
 /* glibc 2.28 and later export fcntl64, which programs built with
@@ -461,11 +469,7 @@ SINGLE_EXPORT int fcntl64(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (hidden_here(fd))
-		return fail(EBADF);
-	if (is_dupfd(cmd))
-		return answer(dupfd_checked(fd, cmd, (long)arg));
-	return fcntl_passed(fd, cmd, arg);
+	return fcntl_checked(fd, cmd, arg, fcntl_passed);
 }
 
 /* A 32-bit program built with _TIME_BITS=64 (glibc 2.34 and later) calls
