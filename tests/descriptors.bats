@@ -19,16 +19,20 @@ load helpers
 setup() { common_setup; }
 teardown() { common_teardown; }
 
-# games MODE: fdgames MODE held, compared with a run without the library.
+# games PROG MODE: tests/progs' PROG run with MODE while holding the lock,
+# compared with a run without the library; the lock, its holder's
+# descriptor and the pid in its file stay as they were.
 games() {
-	local mode=$1 lock
-	lock=$(lock_name "$BIN/fdgames")
-	"$BIN/fdgames" "$mode" "$T/plain.out" "$T/plain.ready" 3>&-
-	start_holder games -- "$BIN/fdgames" "$mode" "$T/games.out" \
+	local prog=$BIN/$1 mode=$2 lock
+	lock=$(lock_name "$prog")
+	"$prog" "$mode" "$T/plain.out" "$T/plain.ready" 3>&-
+	start_holder games -- "$prog" "$mode" "$T/games.out" \
 		"$T/games.ready" "$T/release.games"
 	is_locked "$lock"
 	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
-	skipped "$BIN/fdgames" "$mode" "$T/second.out" "$T/second.ready"
+	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
+	[ "$(record_pid "$lock")" = "$HOLDER_PID" ]
+	skipped "$prog" "$mode" "$T/second.out" "$T/second.ready"
 	[ ! -e "$T/second.ready" ]
 	[ ! -e "$T/second.out" ]
 	is_locked "$lock"
@@ -68,32 +72,32 @@ EOF
 	if [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -gt 65536 ]; then
 		ulimit -n 65536
 	fi
-	games closeall
+	games fdgames closeall
 	# the limit is far above 1022/1023: both were closed and failed EBADF
 	grep -qx '1022 -1 EBADF' "$T/games.out"
 	grep -qx '1023 -1 EBADF' "$T/games.out"
 }
 
 @test "close_range(3, ~0U, 0) keeps the lock and returns what it would" {
-	games close_range
+	games fdgames close_range
 }
 
 @test "closefrom(3) keeps the lock" {
-	games closefrom
+	games fdgames closefrom
 }
 
 @test "dup2 onto every number from 3 to 1023 keeps the lock, each call returns what it would" {
-	games dup2
+	games fdgames dup2
 	[ "$(wc -l <"$T/games.out")" -eq $((2 * 1021 + 1)) ]
 }
 
 @test "dup3 onto every number from 3 to 1023 keeps the lock, each call returns what it would" {
-	games dup3
+	games fdgames dup3
 }
 
 @test "dup2 onto every number from 3 to 1023 keeps the lock with a soft limit of 1024" {
 	ulimit -n 8192 && ulimit -Sn 1024
-	games dup2
+	games fdgames dup2
 }
 
 @test "python os.closerange(3, 65536) keeps the lock" {
@@ -119,13 +123,13 @@ EOF
 }
 
 @test "to the program the lock's descriptors do not exist: close(1022) and close(1023) fail with EBADF, dup2 from them too" {
-	games hidden
+	games fdgames hidden
 	grep -qx '1022 -1 EBADF' "$T/games.out"
 	grep -qx '1023 -1 EBADF' "$T/games.out"
 }
 
 @test "dup3 of 1022 or 1023 onto itself fails with EINVAL, as for any number" {
-	games hiddendup3
+	games fdgames hiddendup3
 	grep -qx -- '-3022 -1 EINVAL' "$T/games.out"
 }
 
@@ -134,12 +138,12 @@ EOF
 # (containers, CI): there is then no room above the soft limit.
 @test "dup2 onto 1022 and 1023 leaves the next open() number unchanged (soft = hard limit)" {
 	ulimit -n 4096
-	games dup2top
+	games fdgames dup2top
 }
 
 @test "dup2 onto 1022 and 1023 leaves the next open() number unchanged (soft limit 1024)" {
 	ulimit -n 8192 && ulimit -Sn 1024
-	games dup2top
+	games fdgames dup2top
 }
 
 # threads [ROUNDS MODE]: fdthreads, run three times, keeps its lock every
@@ -206,36 +210,22 @@ threads() {
 
 # ---- closefrom where close_range fails -------------------------------------
 
-# closefrom_games MODE: closefromgames MODE held (close_range refused with
-# ENOSYS by a seccomp filter, as glibc's closefrom meets it before Linux
-# 5.9), compared with a run without the library; the lock stays.
-closefrom_games() {
-	local mode=$1 lock
-	lock=$(lock_name "$BIN/closefromgames")
-	"$BIN/closefromgames" "$mode" "$T/plain.out" "$T/plain.ready" 3>&-
-	start_holder cf -- "$BIN/closefromgames" "$mode" "$T/cf.out" "$T/cf.ready" \
-		"$T/release.cf"
-	is_locked "$lock"
-	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
-	skipped "$BIN/closefromgames" "$mode" "$T/second.out" "$T/second.ready"
-	[ ! -e "$T/second.ready" ]
-	diff -u "$T/plain.out" "$T/cf.out"
-	grep -qx 'open:' "$T/cf.out"
-	finish cf
-	lock_is_free "$lock"
-}
+# closefromgames runs with close_range refused with ENOSYS by a seccomp
+# filter, as glibc's closefrom meets it before Linux 5.9.
 
 @test "closefrom(3) where close_range fails with ENOSYS closes every descriptor from 3, and the lock stays" {
 	needs_native_m32 "seccomp filters (the test makes close_range fail with one)"
 	needs_glibc_function closefrom
-	closefrom_games proc
+	games closefromgames proc
+	grep -qx 'open:' "$T/games.out"
 }
 
 @test "closefrom(3) where close_range fails with ENOSYS and every number is taken closes them all, and the lock stays" {
 	needs_native_m32 "seccomp filters (the test makes close_range fail with one)"
 	needs_glibc_function closefrom
 	ulimit -n 2048
-	closefrom_games full
+	games closefromgames full
+	grep -qx 'open:' "$T/games.out"
 }
 
 @test "closefrom(3) where close_range fails with ENOSYS and /proc is missing aborts, as glibc's closefrom does" {
@@ -258,38 +248,20 @@ closefrom_games() {
 
 # ---- fcntl: the hidden numbers are closed to every command ---------------
 
-# fcntl_games MODE: fcntlgames MODE held, compared with a run without the
-# library; the lock, and the pid in its file, stay as they were.
-fcntl_games() {
-	local mode=$1 lock
-	lock=$(lock_name "$BIN/fcntlgames")
-	"$BIN/fcntlgames" "$mode" "$T/plain.out" "$T/plain.ready" 3>&-
-	start_holder fg -- "$BIN/fcntlgames" "$mode" "$T/fg.out" "$T/fg.ready" \
-		"$T/release.fg"
-	is_locked "$lock"
-	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
-	[ "$(record_pid "$lock")" = "$HOLDER_PID" ]
-	skipped "$BIN/fcntlgames" "$mode" "$T/second.out" "$T/second.ready"
-	[ ! -e "$T/second.ready" ]
-	diff -u "$T/plain.out" "$T/fg.out"
-	finish fg
-	lock_is_free "$lock"
-}
-
 @test "fcntl and fcntl64 on 1022 and 1023 fail with EBADF for every command, as on closed numbers" {
-	fcntl_games hidden
-	grep -qx 'fcntl F_GETFD 1022: -1 EBADF' "$T/fg.out"
-	grep -qx 'fcntl64 F_DUPFD 1023: -1 EBADF' "$T/fg.out"
+	games fcntlgames hidden
+	grep -qx 'fcntl F_GETFD 1022: -1 EBADF' "$T/games.out"
+	grep -qx 'fcntl64 F_DUPFD 1023: -1 EBADF' "$T/games.out"
 }
 
 @test "fcntl(F_DUPFD) from or below 1022 and 1023 gives them as it would without the library, and the lock stays (soft limit 1024)" {
 	ulimit -n 8192 && ulimit -Sn 1024
-	fcntl_games dupfd
-	grep -qx 'fcntl F_DUPFD from 3: 1022 - cloexec=0' "$T/fg.out"
+	games fcntlgames dupfd
+	grep -qx 'fcntl F_DUPFD from 3: 1022 - cloexec=0' "$T/games.out"
 }
 
 @test "fcntl commands that take a pointer (F_OFD_GETLK, F_GETLK, F_GETOWN_EX) work as without the library" {
-	fcntl_games pointer
+	games fcntlgames pointer
 }
 
 # F_GETOWN answers a process group as its negative id: for a group id

@@ -160,9 +160,8 @@ static void pointers(const char *via, fcntl_fn *fn, const char *file)
 int main(int argc, char **argv)
 {
 	const char *mode;
-	char file[4096], *text;
-	size_t len;
-	FILE *f;
+	char file[4096];
+	struct memout mem;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: fcntlgames MODE OUT READY [RELEASE]\n");
@@ -170,9 +169,7 @@ int main(int argc, char **argv)
 	}
 	mode = argv[1];
 	/* kept in memory until the end: the games take every descriptor */
-	out = open_memstream(&text, &len);
-	if (!out)
-		fail("fcntlgames", "memory");
+	out = memout_open("fcntlgames", &mem);
 	if (!strcmp(mode, "hidden")) {
 		for (int fd = 1022; fd <= 1023; fd++) {
 			hidden("fcntl", fcntl, fd);
@@ -189,9 +186,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fcntlgames: unknown mode %s\n", mode);
 		return 64;
 	}
-	if (fclose(out) != 0 || !(f = fopen(argv[2], "w")) ||
-	    fwrite(text, 1, len, f) != len || fclose(f) != 0)
-		fail("fcntlgames", argv[2]);
+	memout_save("fcntlgames", &mem, argv[2]);
 	ready_write("fcntlgames", argv[3]);
 	if (argc > 4)
 		release_wait("fcntlgames", argv[4]);

@@ -32,18 +32,14 @@ static void note(const char *what, long rc)
 
 int main(int argc, char **argv)
 {
-	char *text;
-	size_t len;
+	struct memout mem;
 	void *p;
-	FILE *f;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: syscallgames OUT READY [RELEASE]\n");
 		return 64;
 	}
-	out = open_memstream(&text, &len);
-	if (!out)
-		fail("syscallgames", "memory");
+	out = memout_open("syscallgames", &mem);
 	note("close 1022", syscall(SYS_close, 1022));
 	note("close 1023", syscall(SYS_close, 1023));
 	note("fcntl 1022 F_GETFD", syscall(SYS_fcntl, 1022, F_GETFD));
@@ -80,9 +76,7 @@ int main(int argc, char **argv)
 	note("mmap", 0);
 #endif
 	note("close_range 3 ~0U", syscall(SYS_close_range, 3, ~0U, 0));
-	if (fclose(out) != 0 || !(f = fopen(argv[1], "w")) ||
-	    fwrite(text, 1, len, f) != len || fclose(f) != 0)
-		fail("syscallgames", argv[1]);
+	memout_save("syscallgames", &mem, argv[1]);
 	ready_write("syscallgames", argv[2]);
 	if (argc > 3)
 		release_wait("syscallgames", argv[3]);

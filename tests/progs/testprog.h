@@ -68,6 +68,34 @@ static inline void ready_write(const char *prog, const char *path)
 	ready_close(prog, path, ready_open(prog, path));
 }
 
+/* memout: a program's output kept in memory while its games take every
+ * descriptor, and written to its file at the end */
+struct memout {
+	FILE *f;
+	char *text;
+	size_t len;
+};
+
+static inline FILE *memout_open(const char *prog, struct memout *m)
+{
+	m->f = open_memstream(&m->text, &m->len);
+	if (!m->f)
+		fail(prog, "memory");
+	return m->f;
+}
+
+/* memout_save PROG M OUT: what was written to M, into the file OUT */
+static inline void memout_save(const char *prog, struct memout *m,
+			       const char *path)
+{
+	FILE *f;
+
+	if (fclose(m->f) != 0 || !(f = fopen(path, "w")) ||
+	    fwrite(m->text, 1, m->len, f) != m->len || fclose(f) != 0)
+		fail(prog, path);
+	free(m->text);
+}
+
 /* release_wait PROG RELEASE: until the FIFO RELEASE is opened for writing
  * and closed */
 static inline void release_wait(const char *prog, const char *path)
