@@ -43,12 +43,7 @@ static void self_find(const char *preload)
  * for every program, and so do the settings. */
 static void leave_environment(int stay, char *preload)
 {
-	static int left;
 	int emptied;
-
-	if (left)
-		return;
-	left = 1;
 
 	/* only a process that holds the lock (or runs without it) needs to
 	 * know how to name the library to an exec */
@@ -269,7 +264,8 @@ __attribute__((constructor)) static void single_init(int argc, char **argv)
 	else if (argc > 0)
 		run(raw, preload, argc, argv);
 	program_args_release();
-	/* SINGLE_HELD is this process's alone, whatever run() decided */
+	/* SINGLE_HELD is this process's alone, whatever run() decided (a
+	 * launcher leaves the library and the settings to its command) */
 	if (raw[VAR_HELD])
-		leave_environment(raw[VAR_PROGRAMS] != NULL, preload);
+		env_drop_start_settings(0, 0);
 }

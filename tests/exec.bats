@@ -288,6 +288,19 @@ locks_as_usual() {
 	locks_as_usual garbage
 }
 
+@test "SINGLE_HELD=garbage with a launcher (nice) of a dynamic program: the program still locks as usual" {
+	needs_system_programs nice
+	# the launcher leaves the lock to its command; the stale SINGLE_HELD
+	# must not take the library out of the command's environment with it
+	export SINGLE_HELD=garbage
+	start_holder h -- nice "$BIN/holder" "$T/h.ready" "$T/release.h"
+	[ "$(lock_holders "$HOLDER_LOCK")" = "$HOLDER_PID" ]
+	skipped nice "$BIN/holder" "$T/second.ready" /dev/null
+	[ ! -e "$T/second.ready" ]
+	finish h
+	lock_is_free "$HOLDER_LOCK"
+}
+
 @test "a SINGLE_HELD left over from another process (its pid, a number not open here): the start locks as usual" {
 	: >"$T/other.lock"
 	locks_as_usual "$(held_value 1021 "$T/other.lock" 1)"
