@@ -411,20 +411,25 @@ int hidden_evict(int fd)
 /* The eviction leaves a copy of ours at `to`, which the dup3 replaces in
  * one step: the number is never free for another thread's open() to
  * take in between.  Should the dup3 fail after all (fd closed meanwhile
- * by another thread), that copy is closed. */
+ * by another thread), that copy is closed.  The errors are dup2's: EBADF
+ * for a closed fd or a `to` at or above the soft limit, EMFILE when ours
+ * cannot move. */
 int hidden_give(int to, int fd, int flags)
 {
 	struct hidden_guard g;
 	struct limits rl = { 0, 0 };
-	int rc = -EBADF;
+	int rc;
 
 	hidden_guard_enter(&g);
-	if (is_hidden(to) && limits_get(&rl) == 0 && (uint64_t)to < rl.cur &&
-	    sys_fcntl(fd, F_GETFD, 0) >= 0 && evict_guarded(to) == 0) {
-		rc = sys_dup3(fd, to, flags);
-		if (rc < 0)
-			sys_close(to);
-	}
+	if (!is_hidden(to))
+		rc = -EAGAIN;
+	else if (limits_get(&rl) < 0 || (uint64_t)to >= rl.cur ||
+		 sys_fcntl(fd, F_GETFD, 0) < 0)
+		rc = -EBADF;
+	else if (evict_guarded(to) < 0)
+		rc = -EMFILE;
+	else if ((rc = sys_dup3(fd, to, flags)) < 0)
+		sys_close(to);
 	hidden_guard_leave(&g);
 	return rc;
 }

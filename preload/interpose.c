@@ -260,71 +260,45 @@ static long real_dup2(int oldfd, int newfd)
 #endif
 }
 
-/* newfd is hidden: move ours out of the way first, once oldfd is known
- * to be open (EBADF comes before anything moves). */
-static int make_room(int oldfd, int newfd)
-{
-	long rc = sys_fcntl(oldfd, F_GETFD, 0);
-
-	if (rc < 0)
-		return (int)rc;
-	return hidden_evict(newfd) < 0 ? -EMFILE : 0;
-}
-
-/* The dup2 onto newfd is made inside a pass, once newfd is seen not to
- * be ours: after an eviction the old number holds a copy of ours, which
- * the dup2 replaces; but if that copy was closed meanwhile, a later
- * eviction may have taken the number again, and it is moved once more. */
-static long dup2_checked(int oldfd, int newfd)
+/* dup2, and dup3 with its flags.  A hidden oldfd is closed to the
+ * program; a hidden newfd is the program's to take: hidden_give moves
+ * ours away and makes the dup onto the number in one turn, so a thread
+ * closing oldfd meanwhile leaves no copy of ours behind.  Should ours
+ * have moved off newfd before that turn, the call is made again as an
+ * ordinary one. */
+static long dup_checked(int oldfd, int newfd, int is_dup3, int flags)
 {
 	for (;;) {
-		int pass = hidden_pass_enter(), rc;
+		int pass = hidden_pass_enter();
 		long r;
 
-		if ((!is_hidden(oldfd) && !is_hidden(newfd)) || !hidden_ours()) {
-			r = real_dup2(oldfd, newfd);
+		/* the kernel's own order: for dup3 a bad flag or the same
+		 * number comes first */
+		if ((is_dup3 && (oldfd == newfd || (flags & ~O_CLOEXEC))) ||
+		    (!is_hidden(oldfd) && !is_hidden(newfd)) || !hidden_ours()) {
+			r = is_dup3 ? sys_dup3(oldfd, newfd, flags) :
+				      real_dup2(oldfd, newfd);
 			hidden_pass_leave(pass);
 			return r;
 		}
-		/* the eviction below waits for the passes: not for this one */
+		/* the eviction waits for the passes: not for this one */
 		hidden_pass_leave(pass);
 		if (is_hidden(oldfd))
 			return -EBADF;
-		if ((rc = make_room(oldfd, newfd)) < 0)
-			return rc;
+		r = hidden_give(newfd, oldfd, is_dup3 ? flags : 0);
+		if (r != -EAGAIN)
+			return r;
 	}
 }
 
 SINGLE_EXPORT int dup2(int oldfd, int newfd)
 {
-	return answer(dup2_checked(oldfd, newfd));
-}
-
-static long dup3_checked(int oldfd, int newfd, int flags)
-{
-	for (;;) {
-		int pass = hidden_pass_enter(), rc;
-		long r;
-
-		/* the kernel's own order: a bad flag or the same number
-		 * comes first */
-		if (oldfd == newfd || (flags & ~O_CLOEXEC) ||
-		    (!is_hidden(oldfd) && !is_hidden(newfd)) || !hidden_ours()) {
-			r = sys_dup3(oldfd, newfd, flags);
-			hidden_pass_leave(pass);
-			return r;
-		}
-		hidden_pass_leave(pass);
-		if (is_hidden(oldfd))
-			return -EBADF;
-		if ((rc = make_room(oldfd, newfd)) < 0)
-			return rc;
-	}
+	return answer(dup_checked(oldfd, newfd, 0, 0));
 }
 
 SINGLE_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	return answer(dup3_checked(oldfd, newfd, flags));
+	return answer(dup_checked(oldfd, newfd, 1, flags));
 }
 
 /* ---- fcntl ------------------------------------------------------------ */
@@ -649,10 +623,10 @@ static long syscall_checked(long n, const long a[6])
 		return close_range_checked((unsigned)a[0], (unsigned)a[1], (int)a[2]);
 #ifdef SYS_dup2
 	case SYS_dup2:
-		return dup2_checked((int)a[0], (int)a[1]);
+		return dup_checked((int)a[0], (int)a[1], 0, 0);
 #endif
 	case SYS_dup3:
-		return dup3_checked((int)a[0], (int)a[1], (int)a[2]);
+		return dup_checked((int)a[0], (int)a[1], 1, (int)a[2]);
 #ifdef SYS_fcntl64
 	case SYS_fcntl64:
 #endif

@@ -628,7 +628,8 @@ SINGLE_HIDDEN int hidden_evict(int fd);
 /* The program is to get `to`, one of ours below the soft descriptor
  * limit, as a copy of fd (fcntl(F_DUPFD) would give it that number if ours
  * were not there): move ours away and dup3(fd, to, flags), in one turn;
- * `to` or -errno (nothing changed). */
+ * `to` or -errno (nothing changed): -EAGAIN when `to` was not ours any
+ * more, dup2's EBADF or EMFILE otherwise. */
 SINGLE_HIDDEN int hidden_give(int to, int fd, int flags);
 /* Evictions, closes that span hidden descriptors and the holder's exec
  * take turns, with every signal blocked; the program's signal mask (a

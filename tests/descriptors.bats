@@ -202,6 +202,16 @@ threads() {
 	[ "$output" = "no hang" ]
 }
 
+@test "a dup2 onto 1022 that fails because another thread closed the source leaves 1022 closed, not a copy of the lock (100 runs)" {
+	local i out
+	# dupclose races one dup2 onto our number against a close; the old
+	# code moved ours away, then lost the dup2 and left the copy open
+	for ((i = 1; i <= 100; i++)); do
+		out=$(try_start "$BIN/dupclose" 1)
+		[ "$out" = ok ] || { echo "run $i: $out" >&2; return 1; }
+	done
+}
+
 @test "a dup2 or dup3 onto the lock's numbers that fails changes nothing: they stay hidden" {
 	"$BIN/dupfail" >"$T/plain.out"
 	try_start "$BIN/dupfail" >"$T/preloaded.out"
