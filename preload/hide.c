@@ -10,8 +10,10 @@
  * dup and put back at once.
  *
  * The table is read without a lock by the interposed calls (one compare
- * each when the lock is not involved) and changed only by compare and
- * swap, so concurrent threads and signal handlers agree on it.
+ * each while no lock is held, a look at each entry otherwise) and
+ * changed by atomic stores (by the constructor before any thread exists,
+ * then only under the guard below), so concurrent threads and signal
+ * handlers agree on it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -125,9 +127,11 @@ static int load_moving(int which)
 	return __atomic_load_n(&moving[which], __ATOMIC_SEQ_CST);
 }
 
+/* The first lock a process holds is always entry HIDDEN_LOCK: with none
+ * there, nothing is hidden. */
 int is_hidden(int fd)
 {
-	if (fd < 0)
+	if (fd < 0 || load(HIDDEN_LOCK) < 0)
 		return 0;
 	for (int w = 0; w < HIDDEN_N; w++)
 		if (fd == load_moving(w) || fd == load(w))
@@ -139,6 +143,8 @@ int hidden_in_range(unsigned lo, unsigned hi)
 {
 	int best = -1;
 
+	if (load(HIDDEN_LOCK) < 0)
+		return -1;
 	for (int i = 0; i < 2 * HIDDEN_N; i++) {
 		int fd = i < HIDDEN_N ? load_moving(i) : load(i - HIDDEN_N);
 
