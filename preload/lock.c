@@ -125,22 +125,17 @@ static int slot_try(const struct lockdir *d, struct held *h)
 		if ((status = lockfile_open(d, h->name, &h->fd, &h->fi, &h->writable)))
 			return -status;
 		rc = sys_flock(h->fd, LOCK_EX | LOCK_NB);
-		/* held, unless the file was removed (single --prune holds
-		 * it while it does that) or replaced in the meantime */
-		if (rc == -EWOULDBLOCK && lockfile_still_there(d, h->name, &h->fi))
-			return 0;
-		if (rc == -EWOULDBLOCK) {
-			sys_close(h->fd);
-			continue;
-		}
-		if (rc < 0) {
+		if (rc < 0 && rc != -EWOULDBLOCK) {
 			say("cannot lock %s/%s: %s", d->path, h->name, strerror(-rc));
 			sys_close(h->fd);
 			return -EXIT_OSERR;
 		}
+		/* taken or busy, unless the file was removed (single --prune
+		 * holds it while it does that) or replaced in the meantime:
+		 * then start over */
 		if (lockfile_still_there(d, h->name, &h->fi))
-			return 1;
-		sys_close(h->fd);         /* replaced under us: start over */
+			return rc == 0;
+		sys_close(h->fd);
 	}
 }
 
