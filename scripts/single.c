@@ -588,49 +588,19 @@ struct command {
 				   a script's interpreter */
 };
 
-/* The interpreter a "#!" line names, into buf; NULL if none. */
-static const char *script_interpreter(int fd, char *buf, size_t cap)
-{
-	ssize_t n = pread(fd, buf, cap - 1, 0);
-	char *p, *end;
-
-	if (n < 2)
-		return NULL;
-	buf[n] = '\0';
-	for (p = buf + 2; *p == ' ' || *p == '\t'; p++)
-		;
-	for (end = p; *end && *end != ' ' && *end != '\t' && *end != '\n'; end++)
-		;
-	*end = '\0';
-	return *p ? p : NULL;
-}
-
-/* elf_kind of the file at path; EXEC_OTHER if it cannot be opened */
-static int path_kind(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), kind;
-
-	if (fd < 0)
-		return EXEC_OTHER;
-	kind = elf_kind(fd);
-	close(fd);
-	return kind;
-}
-
-/* The kind of what ld.so, if any, starts for the program at fd: the
- * program itself, or for a "#!" script its interpreter.  It tells whether
+/* The kind of what ld.so, if any, starts for the command: the program
+ * itself, or for a "#!" script its interpreter.  It tells whether
  * LD_PRELOAD is read at all (not for a static program, nor for a script
  * of a static busybox sh), and by an ld.so of which class. */
-static int loaded_kind(int fd, int kind)
+static int loaded_kind(const struct command *c)
 {
-	char line[256];
-	const char *interp;
+	char interp[PATH_MAX];
 
-	if (kind != EXEC_SCRIPT)
-		return kind;
-	if (!(interp = script_interpreter(fd, line, sizeof line)))
+	if (c->kind != EXEC_SCRIPT)
+		return c->kind;
+	if (program_kind(c->path, interp) != EXEC_SCRIPT || !*interp)
 		return EXEC_OTHER;
-	return path_kind(interp);
+	return program_kind(interp, NULL);
 }
 
 /* ld.so ignores LD_PRELOAD paths for a program that changes its user or
@@ -669,7 +639,7 @@ static void command_find(struct command *c)
 	if (fd < 0)
 		return;
 	c->kind = elf_kind(fd);
-	c->loaded = loaded_kind(fd, c->kind);
+	c->loaded = loaded_kind(c);
 }
 
 static int count(char **v)
@@ -713,7 +683,7 @@ static int env_find(char env_path[PATH_MAX], const struct command *c)
 	if (path_search("env", env_path) < 0)
 		fail(EXIT_NOTFOUND, "cannot run '%s' through env: env: command not found",
 		     c->word);
-	return path_kind(env_path);
+	return program_kind(env_path, NULL);
 }
 
 /* Through env, for a static program: the library takes the lock in env,
