@@ -19,20 +19,20 @@ load helpers
 setup() { common_setup; }
 teardown() { common_teardown; }
 
-# games PROG MODE: tests/progs' PROG run with MODE while holding the lock,
-# compared with a run without the library; the lock, its holder's
+# games PROG [MODE]: tests/progs' PROG run (with MODE) while holding the
+# lock, compared with a run without the library; the lock, its holder's
 # descriptor and the pid in its file stay as they were.
 games() {
-	local prog=$BIN/$1 mode=$2 lock
+	local prog=$BIN/$1 mode=("${@:2}") lock
 	lock=$(lock_name "$prog")
-	"$prog" "$mode" "$T/plain.out" "$T/plain.ready" 3>&-
-	start_holder games -- "$prog" "$mode" "$T/games.out" \
+	"$prog" "${mode[@]}" "$T/plain.out" "$T/plain.ready" 3>&-
+	start_holder games -- "$prog" "${mode[@]}" "$T/games.out" \
 		"$T/games.ready" "$T/release.games"
 	is_locked "$lock"
 	[ "$(fd_holders "$lock")" = "$HOLDER_PID" ]
 	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
 	[ "$(record_pid "$lock")" = "$HOLDER_PID" ]
-	skipped "$prog" "$mode" "$T/second.out" "$T/second.ready"
+	skipped "$prog" "${mode[@]}" "$T/second.out" "$T/second.ready"
 	[ ! -e "$T/second.ready" ]
 	[ ! -e "$T/second.out" ]
 	is_locked "$lock"
@@ -330,20 +330,9 @@ SCRIPT
 # ---- syscall(): the same calls made through libc's syscall() ------------
 
 @test "syscall(SYS_close/SYS_fcntl/SYS_dup2/SYS_dup3/SYS_close_range) on 1022 and 1023 works as without the library, and the lock stays" {
-	local lock
-	lock=$(lock_name "$BIN/syscallgames")
-	"$BIN/syscallgames" "$T/plain.out" "$T/plain.ready" 3>&-
-	start_holder sc -- "$BIN/syscallgames" "$T/sc.out" "$T/sc.ready" "$T/release.sc"
-	is_locked "$lock"
-	[ "$(lock_holders "$lock")" = "$HOLDER_PID" ]
-	[ "$(record_pid "$lock")" = "$HOLDER_PID" ]
-	skipped "$BIN/syscallgames" "$T/second.out" "$T/second.ready"
-	[ ! -e "$T/second.ready" ]
-	diff -u "$T/plain.out" "$T/sc.out"
-	grep -qx 'close 1022: -1 EBADF' "$T/sc.out"
-	grep -qx 'getpid is getpid(): 1 -' "$T/sc.out"
-	finish sc
-	lock_is_free "$lock"
+	games syscallgames
+	grep -qx 'close 1022: -1 EBADF' "$T/games.out"
+	grep -qx 'getpid is getpid(): 1 -' "$T/games.out"
 }
 
 @test "node: fs.closeSync(1022) and fs.closeSync(1023) (libuv closes through syscall()) fail with EBADF, and the lock stays" {
